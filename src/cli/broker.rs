@@ -1,0 +1,93 @@
+//! `devsim broker`: an embedded Kafka for local development and tests, no Java, no container.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+
+use super::{EXIT_FAILED, EXIT_INVALID, EXIT_OK, termination_signal};
+use crate::kafka::EmbeddedKafka;
+
+/// Flags of `devsim broker`.
+#[derive(Debug, Args)]
+pub struct BrokerArgs {
+    /// Topic to create.
+    #[arg(long, default_value = "iot-sensor-data")]
+    pub topic: String,
+    /// Partitions of the topic.
+    #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub partitions: u32,
+    /// Number of mock brokers.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub brokers: u32,
+    /// Also accept bootstrap connections on this 127.0.0.1 port (the mock brokers themselves
+    /// listen on ports chosen at run time, which clients learn from the metadata).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Write the bootstrap address to this file once the cluster is up (for scripts and tests).
+    #[arg(long)]
+    pub address_file: Option<PathBuf>,
+}
+
+pub(super) async fn run(args: BrokerArgs) -> u8 {
+    let cluster = match EmbeddedKafka::start(args.brokers, &args.topic, args.partitions) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_FAILED;
+        }
+    };
+    let mut bootstrap = cluster.bootstrap_servers().to_owned();
+    if let Some(port) = args.port {
+        let listener = match TcpListener::bind(("127.0.0.1", port)).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("error: --port {port}: {e}");
+                return EXIT_INVALID;
+            }
+        };
+        let target = bootstrap.split(',').next().unwrap_or_default().to_owned();
+        bootstrap = format!("127.0.0.1:{port}");
+        tokio::spawn(forward_bootstrap(listener, target));
+    }
+    if let Some(path) = &args.address_file {
+        // Written whole then renamed, so a reader never sees half an address.
+        let tmp = path.with_extension("tmp");
+        let written = async {
+            let mut f = tokio::fs::File::create(&tmp).await?;
+            f.write_all(bootstrap.as_bytes()).await?;
+            f.sync_all().await?;
+            tokio::fs::rename(&tmp, path).await
+        };
+        if let Err(e) = written.await {
+            eprintln!("error: --address-file {}: {e}", path.display());
+            return EXIT_FAILED;
+        }
+    }
+    println!(
+        "embedded Kafka: {} broker(s), topic {} with {} partitions",
+        args.brokers, args.topic, args.partitions
+    );
+    println!("bootstrap servers: {bootstrap}");
+    termination_signal().await;
+    println!("stopping the embedded Kafka");
+    drop(cluster);
+    EXIT_OK
+}
+
+/// Forwards connections on a fixed port to the first mock broker, for clients configured with a
+/// well-known bootstrap address.
+async fn forward_bootstrap(listener: TcpListener, target: String) {
+    loop {
+        let Ok((mut inbound, _)) = listener.accept().await else {
+            continue;
+        };
+        let target = target.clone();
+        tokio::spawn(async move {
+            if let Ok(mut outbound) = TcpStream::connect(&target).await {
+                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+            }
+        });
+    }
+}

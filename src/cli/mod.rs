@@ -1,0 +1,114 @@
+//! The `devsim` subcommands.
+
+mod broker;
+mod crd;
+mod run;
+mod verify;
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Exit code of a run that worked.
+pub const EXIT_OK: u8 = 0;
+/// Exit code of a run that failed (undelivered messages, a verification that found problems).
+pub const EXIT_FAILED: u8 = 1;
+/// Exit code of invalid input: a bad file, flag or field.
+pub const EXIT_INVALID: u8 = 2;
+
+/// Simulated industrial IoT devices streaming sensor readings into Kafka.
+#[derive(Debug, Parser)]
+#[command(name = "devsim", version, about)]
+pub struct Cli {
+    /// Logging options.
+    #[command(flatten)]
+    pub log: LogArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Logging flags shared by every subcommand.
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// Log format.
+    #[arg(long, global = true, value_enum, default_value = "text", env = "DEVSIM_LOG_FORMAT")]
+    pub log_format: LogFormat,
+}
+
+/// Log line format.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run every shard of a simulation in this process.
+    Run(run::RunArgs),
+    /// Run an embedded Kafka (librdkafka's mock cluster) until stopped.
+    Broker(broker::BrokerArgs),
+    /// Consume a topic and check every device's stream.
+    Verify(verify::VerifyArgs),
+    /// Print the DeviceSimulation CustomResourceDefinition as YAML.
+    Crd,
+}
+
+/// Sets up `tracing` from `RUST_LOG` (default `info`), as text or JSON, on standard error.
+pub fn init_tracing(args: &LogArgs) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match args.log_format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Runs the chosen subcommand and returns the process exit code.
+pub fn dispatch(cli: Cli) -> ExitCode {
+    let code = match cli.command {
+        Command::Crd => crd::print(),
+        Command::Run(args) => with_runtime(run::run(args)),
+        Command::Broker(args) => with_runtime(broker::run(args)),
+        Command::Verify(args) => with_runtime(verify::run(args)),
+    };
+    ExitCode::from(code)
+}
+
+fn with_runtime(future: impl std::future::Future<Output = u8>) -> u8 {
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime.block_on(future),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            EXIT_FAILED
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn termination_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,248 @@
+//! `devsim run`: every shard of a simulation in this process, against `--brokers`, the file's
+//! brokers, or an embedded Kafka.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use clap::Args;
+
+use super::{EXIT_FAILED, EXIT_INVALID, EXIT_OK, termination_signal};
+use crate::config::{self, duration::parse_duration};
+use crate::kafka::{EmbeddedKafka, KafkaSink};
+use crate::metrics::{self, Metrics};
+use crate::runtime::{Fleet, FleetConfig, MessageSink, Report};
+
+/// Brokers of the embedded cluster: enough to spread partition leaders as a real cluster does.
+const EMBEDDED_BROKERS: u32 = 3;
+/// How long the producer gets to deliver what is queued when the run ends.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Flags of `devsim run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Simulation file (a DeviceSimulation resource, as for kubectl apply).
+    #[arg(short = 'f', long = "file")]
+    pub file: PathBuf,
+    /// Brokers to produce to, overriding spec.kafka.bootstrapServers. Without either, an
+    /// embedded Kafka is started in this process.
+    #[arg(long)]
+    pub brokers: Option<String>,
+    /// Run length, overriding spec.duration (for example 20s). Without either, runs until Ctrl-C.
+    #[arg(long)]
+    pub duration: Option<String>,
+    /// Serve /metrics, /healthz and /readyz on this address (for example 127.0.0.1:9400).
+    #[arg(long)]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Seconds between two live lines; 0 turns them off.
+    #[arg(long, default_value_t = 1.0)]
+    pub report_every: f64,
+}
+
+pub(super) async fn run(args: RunArgs) -> u8 {
+    let sim = match config::load_file(&args.file).and_then(|sim| config::validate(&sim)) {
+        Ok(sim) => sim,
+        Err(e) => {
+            eprintln!("error: {}: invalid simulation:\n{e}", args.file.display());
+            return EXIT_INVALID;
+        }
+    };
+    let (mut plan, kafka) = (sim.plan, sim.kafka);
+    if let Some(text) = &args.duration {
+        match parse_duration(text) {
+            Ok(d) if !d.is_zero() => plan.duration = Some(d),
+            Ok(_) => {
+                eprintln!("error: --duration: must be more than 0s");
+                return EXIT_INVALID;
+            }
+            Err(reason) => {
+                eprintln!("error: --duration: {reason}");
+                return EXIT_INVALID;
+            }
+        }
+    }
+    if plan.replicas == 0 {
+        eprintln!("error: spec.replicas: is 0, so there is nothing to run; set it to 1 or more");
+        return EXIT_INVALID;
+    }
+
+    let mut embedded = None;
+    let brokers = match args.brokers.clone().or_else(|| kafka.bootstrap_servers.clone()) {
+        Some(brokers) => brokers,
+        None => match EmbeddedKafka::start(EMBEDDED_BROKERS, &kafka.topic, kafka.partitions) {
+            Ok(cluster) => {
+                let brokers = cluster.bootstrap_servers().to_owned();
+                println!(
+                    "embedded Kafka (librdkafka mock cluster, {EMBEDDED_BROKERS} brokers) at {brokers}; topic {} with {} partitions",
+                    kafka.topic, kafka.partitions
+                );
+                embedded = Some(cluster);
+                brokers
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_FAILED;
+            }
+        },
+    };
+
+    let sink = match KafkaSink::new(&kafka, &brokers, &format!("devsim-{}", plan.name)) {
+        Ok(sink) => Arc::new(sink),
+        Err(e) => {
+            eprintln!("error: {e} (check spec.kafka.properties)");
+            return EXIT_INVALID;
+        }
+    };
+    if let Err(e) = sink.check_reachable(Duration::from_secs(10)) {
+        eprintln!("error: Kafka at {brokers} is unreachable: {e}");
+        return EXIT_FAILED;
+    }
+
+    let metrics = Arc::new(Metrics::new(&plan.name, "", "all"));
+    if let Some(addr) = args.metrics_addr {
+        match metrics::serve(addr, Arc::clone(&metrics)).await {
+            Ok(bound) => println!("metrics on http://{bound}/metrics"),
+            Err(e) => {
+                eprintln!("error: --metrics-addr {addr}: {e}");
+                return EXIT_INVALID;
+            }
+        }
+    }
+
+    let now_ms = unix_now_ms();
+    let plan = Arc::new(plan);
+    let mut fleet = Fleet::start(
+        &FleetConfig {
+            plan: Arc::clone(&plan),
+            shards: (0..plan.replicas).collect(),
+            unix_t0_ms: now_ms,
+            unix_now_ms: now_ms,
+        },
+        Arc::clone(&sink),
+    );
+    metrics.set_ready(true);
+    println!(
+        "simulation {}: {} devices every {:?} ({:.0} msg/s scheduled), {} shard(s) x {} worker(s), {}",
+        plan.name,
+        plan.devices,
+        plan.interval,
+        plan.scheduled_rate(),
+        plan.replicas,
+        plan.workers_per_replica,
+        plan.duration.map_or("until Ctrl-C".to_owned(), |d| format!("for {d:?}")),
+    );
+
+    let started = std::time::Instant::now();
+    let first = fleet.snapshot(sink.as_ref());
+    let mut previous = first;
+    let every = Duration::from_secs_f64(if args.report_every > 0.0 { args.report_every } else { 1.0 });
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    let signal = termination_signal();
+    tokio::pin!(signal);
+    let interrupted = loop {
+        tokio::select! {
+            _ = &mut signal => break true,
+            _ = ticker.tick() => {
+                fleet.reap();
+                let report = Report::between(&previous, fleet.snapshot(sink.as_ref()));
+                metrics.record(&report, sink.stats());
+                if args.report_every > 0.0 {
+                    print_live(started.elapsed(), &report);
+                }
+                previous = report.now;
+                if fleet.is_finished() {
+                    break false;
+                }
+            }
+        }
+    };
+    if interrupted {
+        println!("interrupted: stopping the producers and flushing");
+    }
+    fleet.stop();
+    fleet.join().await;
+    let flush = {
+        let sink = Arc::clone(&sink);
+        tokio::task::spawn_blocking(move || sink.flush(FLUSH_TIMEOUT)).await
+    };
+    let last = fleet.snapshot(sink.as_ref());
+    metrics.record(&Report::between(&previous, last), sink.stats());
+    let elapsed = started.elapsed();
+    print_summary(elapsed, &first, &last, sink.as_ref());
+    let code = exit_code(flush, &last, &sink);
+    // The producer goes before the embedded cluster, or it logs the brokers going away.
+    drop(sink);
+    drop(embedded);
+    code
+}
+
+fn exit_code(
+    flush: Result<Result<(), String>, tokio::task::JoinError>,
+    last: &crate::runtime::Snapshot,
+    sink: &KafkaSink,
+) -> u8 {
+    match flush {
+        Ok(Ok(())) if last.delivered == last.sent && last.failed == 0 => EXIT_OK,
+        Ok(Ok(())) => {
+            eprintln!(
+                "error: {} of {} messages were not delivered{}",
+                last.sent - last.delivered.min(last.sent),
+                last.sent,
+                sink.stats().last_error().map_or(String::new(), |e| format!(" (last error: {e})"))
+            );
+            EXIT_FAILED
+        }
+        Ok(Err(e)) => {
+            eprintln!("error: flushing the producer: {e}; {} messages undelivered", sink.in_flight());
+            EXIT_FAILED
+        }
+        Err(e) => {
+            eprintln!("error: flushing the producer: {e}");
+            EXIT_FAILED
+        }
+    }
+}
+
+fn unix_now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn print_live(elapsed: Duration, r: &Report) {
+    println!(
+        "[{:>6.1}s] {:>10.0} msg/s  sent {:>11}  delivered {:>11}  failed {}  dropped {}  in flight {}  lag p99 {:.1} ms",
+        elapsed.as_secs_f64(),
+        r.sent_per_second,
+        r.now.sent,
+        r.now.delivered,
+        r.now.failed,
+        r.now.dropped,
+        r.now.in_flight,
+        r.now.lag_p99_ms,
+    );
+}
+
+fn print_summary(elapsed: Duration, first: &crate::runtime::Snapshot, last: &crate::runtime::Snapshot, sink: &KafkaSink) {
+    let stats = sink.stats();
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    println!("summary:");
+    println!("  duration            {secs:.1} s");
+    println!("  sent                {}", last.sent - first.sent);
+    println!("  delivered           {}", last.delivered - first.delivered);
+    println!("  failed              {}", last.failed - first.failed);
+    println!("  dropped             {}", last.dropped - first.dropped);
+    println!("  throughput          {:.0} msg/s", (last.sent - first.sent) as f64 / secs);
+    println!(
+        "  delivery latency    p50 {:.2} ms, p99 {:.2} ms",
+        stats.latency_percentile(0.5).as_secs_f64() * 1e3,
+        stats.latency_percentile(0.99).as_secs_f64() * 1e3
+    );
+    println!(
+        "  schedule lag        p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        last.lag_p50_ms, last.lag_p99_ms, last.lag_max_ms
+    );
+    if let Some(rss) = metrics::resident_memory_bytes() {
+        println!("  resident memory     {:.1} MiB", rss as f64 / (1024.0 * 1024.0));
+    }
+}

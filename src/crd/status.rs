@@ -1,0 +1,104 @@
+//! Observed state of a [`super::DeviceSimulation`], written by the operator and its workers.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Observed state of a simulation: phase, conditions, totals and per-shard figures.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceSimulationStatus {
+    /// Lifecycle phase: Pending, Running, Paused, Completed or Failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<Phase>,
+    /// Ready, Progressing and Degraded conditions, each with the generation it describes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// The `metadata.generation` this status was computed from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// When the simulation started (RFC 3339); every schedule is anchored to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<String>,
+    /// Worker replicas that exist (the scale subresource's status replicas).
+    #[serde(default)]
+    pub replicas: u32,
+    /// Worker replicas that are ready.
+    #[serde(default)]
+    pub ready_replicas: u32,
+    /// Label selector of the worker pods (the scale subresource's selector).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<String>,
+    /// Devices simulated.
+    #[serde(default)]
+    pub devices: u32,
+    /// Messages handed to the producer, over all shards.
+    #[serde(default)]
+    pub messages_sent: u64,
+    /// Messages the brokers acknowledged.
+    #[serde(default)]
+    pub messages_delivered: u64,
+    /// Messages that failed delivery.
+    #[serde(default)]
+    pub messages_failed: u64,
+    /// Readings dropped by the `drop` overflow policy.
+    #[serde(default)]
+    pub messages_dropped: u64,
+    /// Messages per second over the last report period, over all shards.
+    #[serde(default)]
+    pub messages_per_second: f64,
+    /// Figures reported by each worker, keyed by shard index.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["index"]))]
+    pub shards: Vec<ShardStatus>,
+}
+
+/// Lifecycle phase of a simulation.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum Phase {
+    /// Accepted, workers not yet producing.
+    Pending,
+    /// Workers are producing.
+    Running,
+    /// `spec.paused` is set; totals are kept.
+    Paused,
+    /// `spec.duration` has elapsed.
+    Completed,
+    /// The spec is invalid or the simulation cannot run; see the conditions.
+    Failed,
+}
+
+/// Figures one worker reports for its shard.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ShardStatus {
+    /// Shard index (the worker pod's ordinal).
+    pub index: u32,
+    /// Shard count the worker currently runs under.
+    #[serde(default)]
+    pub shard_count: u32,
+    /// Devices in this shard.
+    #[serde(default)]
+    pub devices: u32,
+    /// Messages handed to the producer.
+    #[serde(default)]
+    pub messages_sent: u64,
+    /// Messages acknowledged by the brokers.
+    #[serde(default)]
+    pub messages_delivered: u64,
+    /// Messages that failed delivery.
+    #[serde(default)]
+    pub messages_failed: u64,
+    /// Readings dropped by the `drop` overflow policy.
+    #[serde(default)]
+    pub messages_dropped: u64,
+    /// Messages per second over the last report period.
+    #[serde(default)]
+    pub messages_per_second: f64,
+    /// 99th percentile of the schedule lag, in milliseconds.
+    #[serde(default)]
+    pub schedule_lag_p99_ms: f64,
+    /// When the worker last reported (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated: Option<String>,
+}

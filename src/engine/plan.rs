@@ -1,0 +1,93 @@
+//! The engine's own, validated description of a simulation. Built from the custom resource by
+//! [`crate::config::validate`]; nothing here can be invalid any more.
+
+use std::time::Duration;
+
+use super::sensor::SensorModel;
+
+/// Everything the engine needs to run a simulation, resolved and validated.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SimulationPlan {
+    /// Name of the simulation, carried in every reading.
+    pub name: String,
+    /// Number of devices; indices run from 0 to `devices - 1`.
+    pub devices: u32,
+    /// Prefix of every device ID.
+    pub device_id_prefix: String,
+    /// Seed of every random draw.
+    pub seed: u64,
+    /// Time between two readings of one device.
+    pub interval: Duration,
+    /// Random delay of each reading, as a fraction of the interval, in [0, 0.5].
+    pub jitter: f64,
+    /// Device profiles; never empty.
+    pub profiles: Vec<Profile>,
+    /// Fraction of readings carrying an injected anomaly.
+    pub anomaly_rate: f64,
+    /// Site layout.
+    pub location: LocationShape,
+    /// Message encoding.
+    pub encoding: Encoding,
+    /// Queue-full policy.
+    pub overflow: Overflow,
+    /// Global message rate cap, if any.
+    pub max_messages_per_second: Option<u64>,
+    /// Shard count.
+    pub replicas: u32,
+    /// Producer tasks per shard.
+    pub workers_per_replica: u32,
+    /// Run length, if bounded.
+    pub duration: Option<Duration>,
+}
+
+impl SimulationPlan {
+    /// Largest number of sensors of any profile: the per-device state stride.
+    pub fn max_sensors(&self) -> usize {
+        self.profiles.iter().map(|p| p.sensors.len()).max().unwrap_or(0)
+    }
+
+    /// Messages per second the schedule asks for, over all shards.
+    pub fn scheduled_rate(&self) -> f64 {
+        f64::from(self.devices) / self.interval.as_secs_f64()
+    }
+}
+
+/// A kind of device.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Profile {
+    /// Profile name.
+    pub name: String,
+    /// Relative weight.
+    pub weight: u32,
+    /// Sensors, in message order.
+    pub sensors: Vec<SensorModel>,
+}
+
+/// Buildings, floors per building, rooms per floor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LocationShape {
+    /// Number of buildings.
+    pub buildings: u32,
+    /// Floors in each building.
+    pub floors: u32,
+    /// Rooms on each floor.
+    pub rooms: u32,
+}
+
+/// Wire format of message values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    /// JSON object.
+    Json,
+    /// `devsim.v1.Reading` protobuf.
+    Protobuf,
+}
+
+/// What to do with a reading when the producer queue is full.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Overflow {
+    /// Wait for room; nothing is lost.
+    Block,
+    /// Drop and count the reading.
+    Drop,
+}

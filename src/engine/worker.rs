@@ -1,0 +1,251 @@
+//! One producer task's share of a shard: its devices, their state and their timer wheel.
+//!
+//! Pure and synchronous: the caller passes the time and a function that hands a reading to the
+//! sink, so the same code runs under Tokio, in tests with a fake clock, and in benchmarks.
+//! Per device it keeps the next sequence number, one `f32` of state per sensor, and a 4-byte
+//! wheel entry; everything else is derived from the seed and the device index.
+
+use std::sync::Arc;
+
+use hdrhistogram::Histogram;
+
+use super::device::write_device_id;
+use super::plan::{Overflow, SimulationPlan};
+use super::reading::{Reading, ReadingGenerator};
+use super::wheel::TimerWheel;
+
+/// What the sink did with a reading.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// Handed to the producer.
+    Accepted,
+    /// The producer's queue is full; try again later.
+    QueueFull,
+    /// The producer refused this message for good (too large, unknown topic, ...).
+    Rejected,
+}
+
+/// Why [`DeviceWorker::poll`] returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PollOutcome {
+    /// Nothing is due before this time (nanoseconds after `t0`).
+    IdleUntil(u64),
+    /// The message budget was used up; more readings are due now.
+    BudgetSpent,
+    /// The queue is full under the `block` policy; retry once it drains.
+    Blocked,
+}
+
+/// Running counts of one worker. Plain integers: only the owning task writes them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WorkerCounts {
+    /// Readings handed to the sink.
+    pub sent: u64,
+    /// Readings dropped under the `drop` policy.
+    pub dropped: u64,
+    /// Readings the producer refused outright.
+    pub rejected: u64,
+}
+
+/// The devices of one producer task.
+#[derive(Debug)]
+pub struct DeviceWorker {
+    plan: Arc<SimulationPlan>,
+    generator: ReadingGenerator,
+    devices: Vec<u32>,
+    next_seq: Vec<u64>,
+    state: Vec<f32>,
+    stride: usize,
+    wheel: TimerWheel,
+    /// Entries whose slot has opened, with their exact due time, oldest first.
+    ready: std::collections::VecDeque<(u64, u32)>,
+    drained: Vec<u32>,
+    device_id: String,
+    values: Vec<f64>,
+    lag_ns: Histogram<u64>,
+    counts: WorkerCounts,
+    /// Readings due at or after this time (ns after t0) are not produced.
+    end_ns: u64,
+}
+
+impl DeviceWorker {
+    /// A worker for `devices`, taking them over at `start_ns` after `t0`: each starts with its
+    /// first reading due at or after that time, so a restarted process continues every sequence.
+    pub fn new(
+        plan: Arc<SimulationPlan>,
+        unix_t0_ms: i64,
+        devices: Vec<u32>,
+        start_ns: u64,
+    ) -> Self {
+        let generator = ReadingGenerator::new(&plan, unix_t0_ms);
+        let stride = plan.max_sensors();
+        let interval_ns = generator.schedule().interval_ns();
+        let mut wheel = TimerWheel::new(interval_ns + interval_ns / 2, start_ns);
+        let end_ns = plan
+            .duration
+            .map_or(u64::MAX, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+        let mut next_seq = Vec::with_capacity(devices.len());
+        for (local, &device) in devices.iter().enumerate() {
+            let seq = generator.schedule().first_seq_at_or_after(device, start_ns);
+            let due = generator.schedule().due_ns(device, seq);
+            if due < end_ns {
+                wheel.insert(local as u32, due);
+            }
+            // Flagged until the device's state is rebuilt, lazily at its first reading, which
+            // spreads the warm-up cost over the first interval instead of the start-up.
+            next_seq.push(seq | WARM_FLAG);
+        }
+        Self {
+            state: vec![0.0; devices.len() * stride],
+            stride,
+            devices,
+            next_seq,
+            wheel,
+            ready: std::collections::VecDeque::new(),
+            drained: Vec::new(),
+            device_id: String::with_capacity(plan.device_id_prefix.len() + 16),
+            values: Vec::with_capacity(stride),
+            lag_ns: Histogram::new_with_bounds(1_000, 3_600_000_000_000, 2)
+                .expect("static histogram bounds are valid"),
+            counts: WorkerCounts::default(),
+            end_ns,
+            generator,
+            plan,
+        }
+    }
+
+    /// Number of devices this worker owns.
+    pub fn device_count(&self) -> usize {
+        self.devices.len()
+    }
+
+    /// Counts so far.
+    pub fn counts(&self) -> &WorkerCounts {
+        &self.counts
+    }
+
+    /// Schedule lag of every produced reading (ns); reset by the caller after reading it.
+    pub fn lag_histogram(&mut self) -> &mut Histogram<u64> {
+        &mut self.lag_ns
+    }
+
+    /// Whether every reading before the end of the run has been produced.
+    pub fn finished(&self) -> bool {
+        self.devices.is_empty()
+            || (self.wheel.is_empty() && self.ready.is_empty())
+    }
+
+    /// Produces every reading due by `now_ns` (after t0), at most `budget` of them, by calling
+    /// `send` with each; `send` reports whether the sink took it.
+    pub fn poll<F>(&mut self, now_ns: u64, budget: usize, mut send: F) -> PollOutcome
+    where
+        F: FnMut(&Reading<'_>) -> Delivery,
+    {
+        self.open_started_slots(now_ns);
+        let mut produced = 0;
+        while let Some(&(due_ns, local)) = self.ready.front() {
+            if due_ns > now_ns {
+                return PollOutcome::IdleUntil(due_ns.min(self.wheel.next_slot_start_ns()));
+            }
+            if produced == budget {
+                return PollOutcome::BudgetSpent;
+            }
+            match self.produce(local, &mut send) {
+                Delivery::Accepted => {
+                    self.counts.sent += 1;
+                    // hdrhistogram cannot hold 0; sub-microsecond lag is recorded as 1 µs.
+                    let _ = self.lag_ns.record((now_ns - due_ns).max(1_000));
+                }
+                Delivery::QueueFull if self.plan.overflow == Overflow::Block => {
+                    return PollOutcome::Blocked;
+                }
+                Delivery::QueueFull => self.counts.dropped += 1,
+                Delivery::Rejected => self.counts.rejected += 1,
+            }
+            self.ready.pop_front();
+            self.reschedule(local);
+            produced += 1;
+        }
+        PollOutcome::IdleUntil(self.wheel.next_slot_start_ns())
+    }
+
+    fn open_started_slots(&mut self, now_ns: u64) {
+        self.drained.clear();
+        self.wheel.drain_started(now_ns, &mut self.drained);
+        let start = self.ready.len();
+        for &local in &self.drained {
+            let device = self.devices[local as usize];
+            let seq = self.next_seq[local as usize] & !WARM_FLAG;
+            self.ready
+                .push_back((self.generator.schedule().due_ns(device, seq), local));
+        }
+        // Coarse slots (long intervals) hold a wide range of due times: order them exactly.
+        if self.wheel.tick_ns() > 1_000_000 {
+            self.ready.make_contiguous()[start..].sort_unstable();
+        }
+    }
+
+    /// Generates and hands over one reading. The device's state is only committed when the
+    /// sink accepts it (or the reading is dropped), so a blocked reading is regenerated identically.
+    fn produce<F>(&mut self, local: u32, send: &mut F) -> Delivery
+    where
+        F: FnMut(&Reading<'_>) -> Delivery,
+    {
+        let local = local as usize;
+        let device = self.devices[local];
+        let profile = &self.plan.profiles[self.generator.profile_of(device)];
+        let location = self.plan.location.locate(device);
+        let state = &mut self.state[local * self.stride..(local + 1) * self.stride];
+        let mut seq = self.next_seq[local];
+        if seq & WARM_FLAG != 0 {
+            seq &= !WARM_FLAG;
+            self.generator
+                .warm_up(profile, device, location.building, seq, state);
+            self.next_seq[local] = seq;
+        }
+        let mut scratch = [0f32; MAX_SENSORS];
+        let scratch = &mut scratch[..self.stride];
+        scratch.copy_from_slice(state);
+        let anomaly = self.generator.generate(
+            profile,
+            device,
+            location.building,
+            seq,
+            scratch,
+            &mut self.values,
+        );
+        write_device_id(&mut self.device_id, &self.plan.device_id_prefix, device);
+        let reading = Reading {
+            device_id: &self.device_id,
+            seq,
+            timestamp_ms: self.generator.timestamp_ms(device, seq),
+            simulation: &self.plan.name,
+            profile,
+            location,
+            values: &self.values,
+            anomaly,
+        };
+        let outcome = send(&reading);
+        // A blocked reading keeps its state and sequence number so that it is regenerated
+        // identically; anything else has used its sequence number up.
+        if outcome != Delivery::QueueFull || self.plan.overflow == Overflow::Drop {
+            state.copy_from_slice(scratch);
+            self.next_seq[local] = seq + 1;
+        }
+        outcome
+    }
+
+    fn reschedule(&mut self, local: u32) {
+        let device = self.devices[local as usize];
+        let seq = self.next_seq[local as usize] & !WARM_FLAG;
+        let due = self.generator.schedule().due_ns(device, seq);
+        if due < self.end_ns {
+            self.wheel.insert(local, due);
+        }
+    }
+}
+
+/// High bit of a stored sequence number: the device still needs its warm-up.
+const WARM_FLAG: u64 = 1 << 63;
+/// Most sensors a profile may have (the CRD's bound); sizes the stack scratch state.
+pub const MAX_SENSORS: usize = 16;

@@ -1,0 +1,10 @@
+//! Kafka: the producer sink, its settings, and the embedded mock cluster.
+//! Never imports `kube`.
+
+mod config;
+mod embedded;
+mod sink;
+
+pub use config::{KafkaPlan, STATISTICS_INTERVAL};
+pub use embedded::{EmbeddedKafka, EmbeddedKafkaError};
+pub use sink::{KafkaSink, SinkError, SinkStats};

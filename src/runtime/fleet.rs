@@ -1,0 +1,135 @@
+//! A set of shards running in this process, each split over its producer tasks.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use hdrhistogram::Histogram;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use super::MessageSink;
+use super::report::Snapshot;
+use super::task::{RateLimiter, SimClock, TaskCounters, run_task};
+use crate::engine::plan::SimulationPlan;
+use crate::engine::shard::{devices_of_shard, split_for_workers};
+use crate::engine::worker::DeviceWorker;
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct FleetConfig {
+    /// The validated simulation.
+    pub plan: Arc<SimulationPlan>,
+    /// Shards this process runs, each out of `plan.replicas`.
+    pub shards: Vec<u32>,
+    /// The simulation's start, in Unix milliseconds; every schedule is anchored to it.
+    pub unix_t0_ms: i64,
+    /// Current Unix time in milliseconds: devices start at their first reading due after it.
+    pub unix_now_ms: i64,
+}
+
+/// Running producer tasks and their counters.
+pub struct Fleet {
+    tasks: JoinSet<()>,
+    counters: Vec<Arc<TaskCounters>>,
+    shutdown: watch::Sender<bool>,
+    devices: u64,
+}
+
+impl Fleet {
+    /// Spawns `workersPerReplica` tasks for every shard of `config` on the current runtime.
+    pub fn start<S: MessageSink>(config: &FleetConfig, sink: Arc<S>) -> Self {
+        let plan = &config.plan;
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let start_ns = u64::try_from(config.unix_now_ms - config.unix_t0_ms).unwrap_or(0) * 1_000_000;
+        let clock = SimClock::new(start_ns);
+        let mut tasks = JoinSet::new();
+        let mut counters = Vec::new();
+        let mut devices = 0;
+        for &shard in &config.shards {
+            let shard_devices = devices_of_shard(plan.devices, shard, plan.replicas);
+            devices += shard_devices.len() as u64;
+            for part in split_for_workers(&shard_devices, plan.workers_per_replica) {
+                let worker = DeviceWorker::new(Arc::clone(plan), config.unix_t0_ms, part, start_ns);
+                let task_counters = Arc::new(TaskCounters::default());
+                counters.push(Arc::clone(&task_counters));
+                // Each task gets an equal share of the global cap; shares of all replicas add up to it.
+                let limiter = plan.max_messages_per_second.map(|cap| {
+                    let replicas_total = f64::from(plan.replicas.max(1)) * f64::from(plan.workers_per_replica);
+                    RateLimiter::new(cap as f64 / replicas_total)
+                });
+                tasks.spawn(run_task(
+                    worker,
+                    plan.encoding,
+                    Arc::clone(&sink),
+                    clock,
+                    limiter,
+                    task_counters,
+                    shutdown_rx.clone(),
+                ));
+            }
+        }
+        Self {
+            tasks,
+            counters,
+            shutdown,
+            devices,
+        }
+    }
+
+    /// Devices simulated by this process.
+    pub fn devices(&self) -> u64 {
+        self.devices
+    }
+
+    /// Asks every task to stop after its current batch.
+    pub fn stop(&self) {
+        let _ = self.shutdown.send(true);
+    }
+
+    /// Waits until every task has ended (the run's duration is over, or after [`Self::stop`]).
+    pub async fn join(&mut self) {
+        while let Some(result) = self.tasks.join_next().await {
+            if let Err(e) = result {
+                tracing::error!(error = %e, "producer task ended abnormally");
+            }
+        }
+    }
+
+    /// Whether every task has ended.
+    pub fn is_finished(&self) -> bool {
+        self.tasks.is_empty()
+    }
+
+    /// Reaps tasks that have ended, without waiting.
+    pub fn reap(&mut self) {
+        while let Some(result) = self.tasks.try_join_next() {
+            if let Err(e) = result {
+                tracing::error!(error = %e, "producer task ended abnormally");
+            }
+        }
+    }
+
+    /// Current totals over every task, plus the sink's delivery figures.
+    pub fn snapshot<S: MessageSink>(&self, sink: &S) -> Snapshot {
+        let mut lag = Histogram::<u64>::new_with_bounds(1_000, 3_600_000_000_000, 2)
+            .expect("static bounds are valid");
+        let (mut sent, mut dropped, mut rejected) = (0, 0, 0);
+        for c in &self.counters {
+            sent += c.sent.load(Ordering::Relaxed);
+            dropped += c.dropped.load(Ordering::Relaxed);
+            rejected += c.rejected.load(Ordering::Relaxed);
+            let _ = lag.add(&*c.lag_ns.lock().expect("lag lock is never poisoned"));
+        }
+        Snapshot {
+            at: std::time::Instant::now(),
+            sent,
+            delivered: sink.delivered(),
+            failed: sink.failed() + rejected,
+            dropped,
+            in_flight: sink.in_flight(),
+            lag_p50_ms: lag.value_at_quantile(0.5) as f64 / 1e6,
+            lag_p99_ms: lag.value_at_quantile(0.99) as f64 / 1e6,
+            lag_max_ms: lag.max() as f64 / 1e6,
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! Drives the pure engine in real time: producer tasks on Tokio, a message sink behind a trait,
+//! shared counters, and the periodic report. Imports neither `kube` nor `rdkafka`.
+
+mod fleet;
+mod report;
+mod task;
+
+pub use fleet::{Fleet, FleetConfig};
+pub use report::{Report, Snapshot};
+pub use task::TaskCounters;
+
+use std::time::Duration;
+
+use crate::engine::worker::Delivery;
+
+/// Where produced messages go: Kafka in production, memory in tests.
+pub trait MessageSink: Send + Sync + 'static {
+    /// Hands one message over without blocking.
+    fn try_send(&self, key: &[u8], payload: &[u8], timestamp_ms: i64) -> Delivery;
+    /// Waits until every message handed over has been delivered or has failed.
+    fn flush(&self, timeout: Duration) -> Result<(), String>;
+    /// Messages handed over but not yet delivered or failed.
+    fn in_flight(&self) -> u64;
+    /// Messages delivered so far.
+    fn delivered(&self) -> u64;
+    /// Messages whose delivery failed so far.
+    fn failed(&self) -> u64;
+}

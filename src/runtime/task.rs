@@ -1,0 +1,184 @@
+//! One producer task: drives a [`DeviceWorker`] in real time and hands its readings to the sink.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use tokio::sync::watch;
+
+use super::MessageSink;
+use crate::engine::encode::Encoder;
+use crate::engine::plan::Encoding;
+use crate::engine::worker::{DeviceWorker, PollOutcome};
+
+/// Readings produced between two yields to the scheduler: large enough to amortise the poll,
+/// small enough that the metrics endpoint and other tasks stay responsive.
+const BATCH: usize = 2048;
+/// How long a task blocked by a full producer queue waits before retrying.
+const BLOCKED_BACKOFF: Duration = Duration::from_millis(1);
+/// How often a task folds its lag histogram into the shared one.
+const LAG_MERGE_PERIOD: Duration = Duration::from_millis(250);
+
+/// Figures one task publishes for reporting; written once per batch, not per message.
+#[derive(Debug)]
+pub struct TaskCounters {
+    /// Readings handed to the sink.
+    pub sent: AtomicU64,
+    /// Readings dropped under the `drop` policy.
+    pub dropped: AtomicU64,
+    /// Readings the sink refused outright.
+    pub rejected: AtomicU64,
+    /// Schedule lag in nanoseconds.
+    pub lag_ns: Mutex<Histogram<u64>>,
+}
+
+impl Default for TaskCounters {
+    fn default() -> Self {
+        Self {
+            sent: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
+            lag_ns: Mutex::new(
+                Histogram::new_with_bounds(1_000, 3_600_000_000_000, 2)
+                    .expect("static bounds are valid"),
+            ),
+        }
+    }
+}
+
+/// Maps the engine's time (nanoseconds after the simulation's `t0`) to Tokio's clock.
+#[derive(Clone, Copy, Debug)]
+pub struct SimClock {
+    origin: tokio::time::Instant,
+    origin_sim_ns: u64,
+}
+
+impl SimClock {
+    /// A clock for which "now" is `now_sim_ns` after `t0`.
+    pub fn new(now_sim_ns: u64) -> Self {
+        Self {
+            origin: tokio::time::Instant::now(),
+            origin_sim_ns: now_sim_ns,
+        }
+    }
+
+    /// Nanoseconds after `t0`.
+    pub fn now_ns(&self) -> u64 {
+        self.origin_sim_ns + self.origin.elapsed().as_nanos() as u64
+    }
+
+    /// The Tokio instant of engine time `sim_ns`.
+    pub fn instant_at(&self, sim_ns: u64) -> tokio::time::Instant {
+        self.origin + Duration::from_nanos(sim_ns.saturating_sub(self.origin_sim_ns))
+    }
+}
+
+/// A token bucket holding at most a tenth of a second of tokens.
+#[derive(Debug)]
+pub struct RateLimiter {
+    per_second: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl RateLimiter {
+    /// A limiter of `per_second` messages per second.
+    pub fn new(per_second: f64) -> Self {
+        Self {
+            per_second,
+            tokens: 0.0,
+            last: Instant::now(),
+        }
+    }
+
+    fn available(&mut self) -> usize {
+        let now = Instant::now();
+        let burst = (self.per_second / 10.0).max(1.0);
+        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.per_second)
+            .min(burst);
+        self.last = now;
+        self.tokens as usize
+    }
+
+    fn spend(&mut self, n: u64) {
+        self.tokens -= n as f64;
+    }
+
+    fn wait_for_one(&self) -> Duration {
+        Duration::from_secs_f64(((1.0 - self.tokens) / self.per_second).max(0.000_1))
+    }
+}
+
+/// Runs `worker` until it has produced everything before the end of the run, or until
+/// `shutdown` turns true.
+pub async fn run_task<S: MessageSink>(
+    mut worker: DeviceWorker,
+    encoding: Encoding,
+    sink: Arc<S>,
+    clock: SimClock,
+    mut limiter: Option<RateLimiter>,
+    counters: Arc<TaskCounters>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut encoder = Encoder::new(encoding);
+    let mut payload = Vec::with_capacity(1024);
+    let mut published = worker.counts().clone();
+    let mut last_merge = Instant::now();
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        let budget = match limiter.as_mut() {
+            Some(l) => l.available().min(BATCH),
+            None => BATCH,
+        };
+        let outcome = if budget == 0 {
+            None
+        } else {
+            Some(worker.poll(clock.now_ns(), budget, |reading| {
+                encoder.encode(reading, &mut payload);
+                sink.try_send(reading.device_id.as_bytes(), &payload, reading.timestamp_ms)
+            }))
+        };
+        let counts = worker.counts();
+        let produced = counts.sent + counts.dropped + counts.rejected
+            - (published.sent + published.dropped + published.rejected);
+        counters.sent.fetch_add(counts.sent - published.sent, Ordering::Relaxed);
+        counters.dropped.fetch_add(counts.dropped - published.dropped, Ordering::Relaxed);
+        counters.rejected.fetch_add(counts.rejected - published.rejected, Ordering::Relaxed);
+        published = counts.clone();
+        if let Some(l) = limiter.as_mut() {
+            l.spend(produced);
+        }
+        if last_merge.elapsed() >= LAG_MERGE_PERIOD {
+            merge_lag(&mut worker, &counters);
+            last_merge = Instant::now();
+        }
+        let wait = match outcome {
+            None => limiter.as_ref().map_or(BLOCKED_BACKOFF, RateLimiter::wait_for_one),
+            Some(PollOutcome::BudgetSpent) => {
+                tokio::task::yield_now().await;
+                continue;
+            }
+            Some(PollOutcome::Blocked) => BLOCKED_BACKOFF,
+            Some(PollOutcome::IdleUntil(_)) if worker.finished() => break,
+            Some(PollOutcome::IdleUntil(t)) => clock.instant_at(t).saturating_duration_since(tokio::time::Instant::now()),
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+    merge_lag(&mut worker, &counters);
+}
+
+fn merge_lag(worker: &mut DeviceWorker, counters: &TaskCounters) {
+    let local = worker.lag_histogram();
+    if local.is_empty() {
+        return;
+    }
+    let mut shared = counters.lag_ns.lock().expect("lag lock is never poisoned");
+    let _ = shared.add(&*local);
+    local.reset();
+}
