@@ -12,7 +12,9 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
-use prometheus::{Encoder as _, Gauge, GaugeVec, IntCounter, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder as _, Gauge, GaugeVec, IntCounter, IntGauge, Opts, Registry, TextEncoder,
+};
 
 use crate::kafka::SinkStats;
 use crate::runtime::Report;
@@ -44,38 +46,85 @@ impl Metrics {
         ];
         let registry = Registry::new_custom(
             None,
-            Some(labels.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()),
+            Some(
+                labels
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            ),
         )
         .expect("constant labels are valid");
         let counter = |name: &str, help: &str| {
             let c = IntCounter::new(name, help).expect("metric names are valid");
-            registry.register(Box::new(c.clone())).expect("metric names are unique");
+            registry
+                .register(Box::new(c.clone()))
+                .expect("metric names are unique");
             c
         };
         let int_gauge = |name: &str, help: &str| {
             let g = IntGauge::new(name, help).expect("metric names are valid");
-            registry.register(Box::new(g.clone())).expect("metric names are unique");
+            registry
+                .register(Box::new(g.clone()))
+                .expect("metric names are unique");
             g
         };
         let quantiles = |name: &str, help: &str| {
-            let g = GaugeVec::new(Opts::new(name, help), &["quantile"]).expect("metric names are valid");
-            registry.register(Box::new(g.clone())).expect("metric names are unique");
+            let g = GaugeVec::new(Opts::new(name, help), &["quantile"])
+                .expect("metric names are valid");
+            registry
+                .register(Box::new(g.clone()))
+                .expect("metric names are unique");
             g
         };
-        let rate = Gauge::new("devsim_messages_per_second", "Messages sent per second over the last report period")
-            .expect("metric names are valid");
-        registry.register(Box::new(rate.clone())).expect("metric names are unique");
+        let rate = Gauge::new(
+            "devsim_messages_per_second",
+            "Messages sent per second over the last report period",
+        )
+        .expect("metric names are valid");
+        registry
+            .register(Box::new(rate.clone()))
+            .expect("metric names are unique");
         Self {
-            sent: counter("devsim_messages_sent_total", "Messages handed to the Kafka producer"),
-            delivered: counter("devsim_messages_delivered_total", "Messages acknowledged by the brokers"),
-            failed: counter("devsim_messages_failed_total", "Messages whose delivery failed"),
-            dropped: counter("devsim_messages_dropped_total", "Readings dropped by the drop overflow policy"),
-            in_flight: int_gauge("devsim_messages_in_flight", "Messages handed over but not yet acknowledged"),
-            queued: int_gauge("devsim_producer_queue_messages", "Messages in librdkafka's queues (from its statistics)"),
-            tx_bytes: int_gauge("devsim_producer_tx_bytes", "Bytes sent to the brokers (from librdkafka's statistics)"),
-            lag: quantiles("devsim_schedule_lag_seconds", "Time from a reading's due time to its hand-over, by quantile"),
-            latency: quantiles("devsim_delivery_latency_seconds", "Time from hand-over to acknowledgement, by quantile"),
-            resident_memory: int_gauge("devsim_resident_memory_bytes", "Resident set size of this process"),
+            sent: counter(
+                "devsim_messages_sent_total",
+                "Messages handed to the Kafka producer",
+            ),
+            delivered: counter(
+                "devsim_messages_delivered_total",
+                "Messages acknowledged by the brokers",
+            ),
+            failed: counter(
+                "devsim_messages_failed_total",
+                "Messages whose delivery failed",
+            ),
+            dropped: counter(
+                "devsim_messages_dropped_total",
+                "Readings dropped by the drop overflow policy",
+            ),
+            in_flight: int_gauge(
+                "devsim_messages_in_flight",
+                "Messages handed over but not yet acknowledged",
+            ),
+            queued: int_gauge(
+                "devsim_producer_queue_messages",
+                "Messages in librdkafka's queues (from its statistics)",
+            ),
+            tx_bytes: int_gauge(
+                "devsim_producer_tx_bytes",
+                "Bytes sent to the brokers (from librdkafka's statistics)",
+            ),
+            lag: quantiles(
+                "devsim_schedule_lag_seconds",
+                "Time from a reading's due time to its hand-over, by quantile",
+            ),
+            latency: quantiles(
+                "devsim_delivery_latency_seconds",
+                "Time from hand-over to acknowledgement, by quantile",
+            ),
+            resident_memory: int_gauge(
+                "devsim_resident_memory_bytes",
+                "Resident set size of this process",
+            ),
             rate,
             registry,
             ready: AtomicBool::new(false),
@@ -93,9 +142,14 @@ impl Metrics {
         self.rate.set(report.sent_per_second);
         self.in_flight.set(now.in_flight as i64);
         self.queued.set(sink.queued.load(Ordering::Relaxed) as i64);
-        self.tx_bytes.set(sink.tx_bytes.load(Ordering::Relaxed) as i64);
-        self.lag.with_label_values(&["0.5"]).set(now.lag_p50_ms / 1e3);
-        self.lag.with_label_values(&["0.99"]).set(now.lag_p99_ms / 1e3);
+        self.tx_bytes
+            .set(sink.tx_bytes.load(Ordering::Relaxed) as i64);
+        self.lag
+            .with_label_values(&["0.5"])
+            .set(now.lag_p50_ms / 1e3);
+        self.lag
+            .with_label_values(&["0.99"])
+            .set(now.lag_p99_ms / 1e3);
         for (label, q) in [("0.5", 0.5), ("0.99", 0.99)] {
             self.latency
                 .with_label_values(&[label])
@@ -126,7 +180,10 @@ pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> std::io::Result<S
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
     let app = Router::new()
-        .route("/metrics", get(|State(m): State<Arc<Metrics>>| async move { m.render() }))
+        .route(
+            "/metrics",
+            get(|State(m): State<Arc<Metrics>>| async move { m.render() }),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .route(
             "/readyz",

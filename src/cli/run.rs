@@ -67,7 +67,11 @@ pub(super) async fn run(args: RunArgs) -> u8 {
     }
 
     let mut embedded = None;
-    let brokers = match args.brokers.clone().or_else(|| kafka.bootstrap_servers.clone()) {
+    let brokers = match args
+        .brokers
+        .clone()
+        .or_else(|| kafka.bootstrap_servers.clone())
+    {
         Some(brokers) => brokers,
         None => match EmbeddedKafka::start(EMBEDDED_BROKERS, &kafka.topic, kafka.partitions) {
             Ok(cluster) => {
@@ -129,13 +133,18 @@ pub(super) async fn run(args: RunArgs) -> u8 {
         plan.scheduled_rate(),
         plan.replicas,
         plan.workers_per_replica,
-        plan.duration.map_or("until Ctrl-C".to_owned(), |d| format!("for {d:?}")),
+        plan.duration
+            .map_or("until Ctrl-C".to_owned(), |d| format!("for {d:?}")),
     );
 
     let started = std::time::Instant::now();
     let first = fleet.snapshot(sink.as_ref());
     let mut previous = first;
-    let every = Duration::from_secs_f64(if args.report_every > 0.0 { args.report_every } else { 1.0 });
+    let every = Duration::from_secs_f64(if args.report_every > 0.0 {
+        args.report_every
+    } else {
+        1.0
+    });
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     let signal = termination_signal();
     tokio::pin!(signal);
@@ -188,12 +197,17 @@ fn exit_code(
                 "error: {} of {} messages were not delivered{}",
                 last.sent - last.delivered.min(last.sent),
                 last.sent,
-                sink.stats().last_error().map_or(String::new(), |e| format!(" (last error: {e})"))
+                sink.stats()
+                    .last_error()
+                    .map_or(String::new(), |e| format!(" (last error: {e})"))
             );
             EXIT_FAILED
         }
         Ok(Err(e)) => {
-            eprintln!("error: flushing the producer: {e}; {} messages undelivered", sink.in_flight());
+            eprintln!(
+                "error: flushing the producer: {e}; {} messages undelivered",
+                sink.in_flight()
+            );
             EXIT_FAILED
         }
         Err(e) => {
@@ -223,7 +237,12 @@ fn print_live(elapsed: Duration, r: &Report) {
     );
 }
 
-fn print_summary(elapsed: Duration, first: &crate::runtime::Snapshot, last: &crate::runtime::Snapshot, sink: &KafkaSink) {
+fn print_summary(
+    elapsed: Duration,
+    first: &crate::runtime::Snapshot,
+    last: &crate::runtime::Snapshot,
+    sink: &KafkaSink,
+) {
     let stats = sink.stats();
     let secs = elapsed.as_secs_f64().max(1e-9);
     println!("summary:");
@@ -232,7 +251,10 @@ fn print_summary(elapsed: Duration, first: &crate::runtime::Snapshot, last: &cra
     println!("  delivered           {}", last.delivered - first.delivered);
     println!("  failed              {}", last.failed - first.failed);
     println!("  dropped             {}", last.dropped - first.dropped);
-    println!("  throughput          {:.0} msg/s", (last.sent - first.sent) as f64 / secs);
+    println!(
+        "  throughput          {:.0} msg/s",
+        (last.sent - first.sent) as f64 / secs
+    );
     println!(
         "  delivery latency    p50 {:.2} ms, p99 {:.2} ms",
         stats.latency_percentile(0.5).as_secs_f64() * 1e3,
@@ -243,6 +265,9 @@ fn print_summary(elapsed: Duration, first: &crate::runtime::Snapshot, last: &cra
         last.lag_p50_ms, last.lag_p99_ms, last.lag_max_ms
     );
     if let Some(rss) = metrics::resident_memory_bytes() {
-        println!("  resident memory     {:.1} MiB", rss as f64 / (1024.0 * 1024.0));
+        println!(
+            "  resident memory     {:.1} MiB",
+            rss as f64 / (1024.0 * 1024.0)
+        );
     }
 }

@@ -86,13 +86,21 @@ pub(super) async fn run(args: VerifyArgs) -> u8 {
         (None, Some(sim)) => sim.plan.encoding,
         (None, None) => Encoding::Json,
     };
-    let ranges = sim.as_ref().map_or_else(Ranges::default, |s| Ranges::from_plan(&s.plan));
+    let ranges = sim
+        .as_ref()
+        .map_or_else(Ranges::default, |s| Ranges::from_plan(&s.plan));
     let stop = until_idle.map_or(StopAt::EndOffsets, StopAt::Idle);
     let brokers = args.brokers.clone();
     let result = tokio::task::spawn_blocking(move || {
         let mut checker = StreamChecker::new(encoding, ranges);
-        consume_topic(&brokers, &topic, stop, timeout.max(Duration::from_secs(1)), &mut checker)
-            .map(|()| checker.finish())
+        consume_topic(
+            &brokers,
+            &topic,
+            stop,
+            timeout.max(Duration::from_secs(1)),
+            &mut checker,
+        )
+        .map(|()| checker.finish())
     })
     .await;
     let report = match result {
@@ -117,7 +125,10 @@ pub(super) async fn run(args: VerifyArgs) -> u8 {
     if let Some(max) = args.max_missing
         && report.missing > max
     {
-        println!("FAIL: {} sequence numbers missing, at most {max} allowed", report.missing);
+        println!(
+            "FAIL: {} sequence numbers missing, at most {max} allowed",
+            report.missing
+        );
         ok = false;
     }
     if report.messages == 0 {

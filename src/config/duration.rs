@@ -5,7 +5,8 @@ use std::time::Duration;
 /// Parses a duration string made of one or more `<number><unit>` parts, unit `ms`, `s`, `m` or
 /// `h`. Returns a human-readable reason on failure.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let expected = "expected a number followed by ms, s, m or h, for example \"250ms\", \"5s\" or \"1h30m\"";
+    let expected =
+        "expected a number followed by ms, s, m or h, for example \"250ms\", \"5s\" or \"1h30m\"";
     if text.is_empty() {
         return Err(format!("empty duration: {expected}"));
     }
@@ -51,7 +52,16 @@ mod tests {
 
     #[test]
     fn rejects_what_is_not_a_duration() {
-        for bad in ["", "5", "5 parsecs", "5parsecs", "s", "-1s", "1.2.3s", "5 s"] {
+        for bad in [
+            "",
+            "5",
+            "5 parsecs",
+            "5parsecs",
+            "s",
+            "-1s",
+            "1.2.3s",
+            "5 s",
+        ] {
             let err = parse_duration(bad).unwrap_err();
             assert!(err.contains("ms, s, m or h"), "{bad}: {err}");
         }

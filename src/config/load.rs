@@ -58,13 +58,19 @@ fn check_type_header(text: &str) -> Result<(), ConfigError> {
     if header.api_version.as_deref() != Some(expected_api.as_str()) {
         return Err(ConfigError::Parse {
             field: "apiVersion".into(),
-            message: format!("must be {expected_api}, got {:?}", header.api_version.unwrap_or_default()),
+            message: format!(
+                "must be {expected_api}, got {:?}",
+                header.api_version.unwrap_or_default()
+            ),
         });
     }
     if header.kind.as_deref() != Some("DeviceSimulation") {
         return Err(ConfigError::Parse {
             field: "kind".into(),
-            message: format!("must be DeviceSimulation, got {:?}", header.kind.unwrap_or_default()),
+            message: format!(
+                "must be DeviceSimulation, got {:?}",
+                header.kind.unwrap_or_default()
+            ),
         });
     }
     Ok(())

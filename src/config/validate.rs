@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use super::ConfigError;
 use super::duration::parse_duration;
-use crate::crd::{DeviceSimulation, DeviceSimulationSpec, Encoding, OverflowPolicy, SensorSpec, SensorType};
-use crate::engine::plan::{self, LocationShape, Profile, SimulationPlan};
+use crate::crd::{
+    DeviceSimulation, DeviceSimulationSpec, Encoding, OverflowPolicy, SensorSpec, SensorType,
+};
+use crate::engine::plan::{self, LocationShape, MAX_SENSORS, Profile, SimulationPlan};
 use crate::engine::sensor::{SensorKind, SensorModel};
-use crate::engine::worker::MAX_SENSORS;
 use crate::kafka::KafkaPlan;
 
 /// One broken rule.
@@ -44,7 +45,10 @@ pub fn validate(sim: &DeviceSimulation) -> Result<ValidatedSimulation, ConfigErr
     let mut v = Validator::default();
     let name = sim.metadata.name.clone().unwrap_or_default();
     if name.is_empty() {
-        v.fail("metadata.name", "is required: the simulation's name, carried in every reading");
+        v.fail(
+            "metadata.name",
+            "is required: the simulation's name, carried in every reading",
+        );
     }
     let spec = &sim.spec;
     let result = v.spec(name, spec);
@@ -68,9 +72,18 @@ impl Validator {
         });
     }
 
-    fn range<T: PartialOrd + fmt::Display + Copy>(&mut self, field: &str, value: T, min: T, max: T) {
+    fn range<T: PartialOrd + fmt::Display + Copy>(
+        &mut self,
+        field: &str,
+        value: T,
+        min: T,
+        max: T,
+    ) {
         if !(min <= value && value <= max) {
-            self.fail(field, format!("must be between {min} and {max}, got {value}"));
+            self.fail(
+                field,
+                format!("must be between {min} and {max}, got {value}"),
+            );
         }
     }
 
@@ -78,7 +91,10 @@ impl Validator {
         match parse_duration(text) {
             Ok(d) if d >= min && d <= max => d,
             Ok(_) => {
-                self.fail(field, format!("must be between {min:?} and {max:?}, got {text:?}"));
+                self.fail(
+                    field,
+                    format!("must be between {min:?} and {max:?}, got {text:?}"),
+                );
                 min
             }
             Err(reason) => {
@@ -92,11 +108,17 @@ impl Validator {
         self.range("spec.devices", s.devices, 1, 10_000_000);
         if s.device_id_prefix.is_empty()
             || s.device_id_prefix.len() > 64
-            || !s.device_id_prefix.chars().all(|c| c.is_ascii_alphanumeric() || "._:/-".contains(c))
+            || !s
+                .device_id_prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._:/-".contains(c))
         {
             self.fail(
                 "spec.deviceIdPrefix",
-                format!("must be 1 to 64 characters of A-Z a-z 0-9 . _ : / -, got {:?}", s.device_id_prefix),
+                format!(
+                    "must be 1 to 64 characters of A-Z a-z 0-9 . _ : / -, got {:?}",
+                    s.device_id_prefix
+                ),
             );
         }
         let interval = self.duration(
@@ -110,17 +132,39 @@ impl Validator {
         self.range("spec.trend.strength", s.trend.strength, 0.0, 1.0);
         self.range("spec.smoothing", s.smoothing, 0.0, 0.95);
         self.range("spec.location.buildings", s.location.buildings, 1, 10_000);
-        self.range("spec.location.floorsPerBuilding", s.location.floors_per_building, 1, 1_000);
-        self.range("spec.location.roomsPerFloor", s.location.rooms_per_floor, 1, 10_000);
+        self.range(
+            "spec.location.floorsPerBuilding",
+            s.location.floors_per_building,
+            1,
+            1_000,
+        );
+        self.range(
+            "spec.location.roomsPerFloor",
+            s.location.rooms_per_floor,
+            1,
+            10_000,
+        );
         self.range("spec.replicas", s.replicas, 0, 1000);
         self.range("spec.workersPerReplica", s.workers_per_replica, 1, 64);
         if s.max_messages_per_second == Some(0) {
-            self.fail("spec.maxMessagesPerSecond", "must be at least 1, or unset for no cap");
+            self.fail(
+                "spec.maxMessagesPerSecond",
+                "must be at least 1, or unset for no cap",
+            );
         }
         let duration = s.duration.as_deref().map(|d| {
-            self.duration("spec.duration", d, Duration::from_millis(1), Duration::from_secs(10 * 365 * 86_400))
+            self.duration(
+                "spec.duration",
+                d,
+                Duration::from_millis(1),
+                Duration::from_secs(10 * 365 * 86_400),
+            )
         });
-        let trend_scale = if s.trend.enabled { s.trend.strength } else { 0.0 };
+        let trend_scale = if s.trend.enabled {
+            s.trend.strength
+        } else {
+            0.0
+        };
         let profiles = self.profiles(s, trend_scale);
         let kafka = self.kafka(s);
         if !self.errors.is_empty() {
@@ -182,13 +226,22 @@ impl Validator {
             if p.name.is_empty() || p.name.len() > 64 {
                 self.fail(format!("{at}.name"), "must be 1 to 64 characters");
             } else if !names.insert(p.name.as_str()) {
-                self.fail(format!("{at}.name"), format!("{:?} is used by an earlier profile; names must be unique", p.name));
+                self.fail(
+                    format!("{at}.name"),
+                    format!(
+                        "{:?} is used by an earlier profile; names must be unique",
+                        p.name
+                    ),
+                );
             }
             self.range(&format!("{at}.weight"), p.weight, 1, 1_000_000);
             if p.sensors.is_empty() || p.sensors.len() > MAX_SENSORS {
                 self.fail(
                     format!("{at}.sensors"),
-                    format!("must list 1 to {MAX_SENSORS} sensors, got {}", p.sensors.len()),
+                    format!(
+                        "must list 1 to {MAX_SENSORS} sensors, got {}",
+                        p.sensors.len()
+                    ),
                 );
             }
             let mut sensor_names = std::collections::HashSet::new();
@@ -213,7 +266,13 @@ impl Validator {
         profiles
     }
 
-    fn sensor(&mut self, at: &str, s: &SensorSpec, smoothing: f64, trend_scale: f64) -> SensorModel {
+    fn sensor(
+        &mut self,
+        at: &str,
+        s: &SensorSpec,
+        smoothing: f64,
+        trend_scale: f64,
+    ) -> SensorModel {
         let kind = match s.kind {
             SensorType::Temperature => SensorKind::Temperature,
             SensorType::Humidity => SensorKind::Humidity,
@@ -252,26 +311,48 @@ impl Validator {
                 .as_secs_f64();
         }
         if p.stddev < 0.0 {
-            self.fail(format!("{at}.stddev"), format!("must be 0 or more, got {}", p.stddev));
+            self.fail(
+                format!("{at}.stddev"),
+                format!("must be 0 or more, got {}", p.stddev),
+            );
         }
         if p.trend_amplitude < 0.0 {
-            self.fail(format!("{at}.trendAmplitude"), format!("must be 0 or more, got {}", p.trend_amplitude));
+            self.fail(
+                format!("{at}.trendAmplitude"),
+                format!("must be 0 or more, got {}", p.trend_amplitude),
+            );
         }
         if kind == SensorKind::Switch {
             self.range(&format!("{at}.mean"), p.mean, 0.0, 1.0);
-            if s.min.is_some() || s.max.is_some() || s.stddev.is_some() || s.anomaly_threshold.is_some() {
+            if s.min.is_some()
+                || s.max.is_some()
+                || s.stddev.is_some()
+                || s.anomaly_threshold.is_some()
+            {
                 self.fail(at, "a switch takes only mean (probability of ON), trendAmplitude and trendPeriod; remove stddev, min, max and anomalyThreshold");
             }
         } else if p.min >= p.max {
-            self.fail(format!("{at}.min"), format!("must be less than max ({}), got {}", p.max, p.min));
+            self.fail(
+                format!("{at}.min"),
+                format!("must be less than max ({}), got {}", p.max, p.min),
+            );
         } else {
             if !(p.min..=p.max).contains(&p.mean) {
-                self.fail(format!("{at}.mean"), format!("must lie within [min, max] = [{}, {}], got {}", p.min, p.max, p.mean));
+                self.fail(
+                    format!("{at}.mean"),
+                    format!(
+                        "must lie within [min, max] = [{}, {}], got {}",
+                        p.min, p.max, p.mean
+                    ),
+                );
             }
             if !(p.min < p.threshold && p.threshold < p.max) {
                 self.fail(
                     format!("{at}.anomalyThreshold"),
-                    format!("must lie strictly between min ({}) and max ({}), got {}", p.min, p.max, p.threshold),
+                    format!(
+                        "must lie strictly between min ({}) and max ({}), got {}",
+                        p.min, p.max, p.threshold
+                    ),
                 );
             }
         }
@@ -300,15 +381,26 @@ impl Validator {
             || k.topic.len() > 249
             || k.topic == "."
             || k.topic == ".."
-            || !k.topic.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+            || !k
+                .topic
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
         {
             self.fail(
                 "spec.kafka.topic",
-                format!("must be 1 to 249 characters of A-Z a-z 0-9 . _ -, got {:?}", k.topic),
+                format!(
+                    "must be 1 to 249 characters of A-Z a-z 0-9 . _ -, got {:?}",
+                    k.topic
+                ),
             );
         }
         self.range("spec.kafka.partitions", k.partitions, 1, 1000);
-        let linger = self.duration("spec.kafka.linger", &k.linger, Duration::ZERO, Duration::from_secs(10));
+        let linger = self.duration(
+            "spec.kafka.linger",
+            &k.linger,
+            Duration::ZERO,
+            Duration::from_secs(10),
+        );
         if let Some(batch) = k.batch_size {
             self.range("spec.kafka.batchSize", batch, 1_000, 100_000_000);
         }
@@ -319,7 +411,10 @@ impl Validator {
             );
         }
         if let Some(key) = k.properties.keys().find(|key| key.trim().is_empty()) {
-            self.fail("spec.kafka.properties", format!("property names must not be empty, got {key:?}"));
+            self.fail(
+                "spec.kafka.properties",
+                format!("property names must not be empty, got {key:?}"),
+            );
         }
         KafkaPlan {
             bootstrap_servers: k.bootstrap_servers.clone(),

@@ -29,6 +29,8 @@ pub fn crd_yaml() -> Result<String, serde_yaml::Error> {
 
 /// Desired state of a simulated fleet of industrial IoT devices streaming into Kafka.
 #[derive(CustomResource, Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+// Several printer columns share a type; clippy reads the repeated `type_` as a duplicate.
+#[allow(clippy::duplicated_attributes)]
 #[kube(
     group = "devsim.io",
     version = "v1alpha1",
@@ -37,6 +39,7 @@ pub fn crd_yaml() -> Result<String, serde_yaml::Error> {
     shortname = "devsim",
     category = "devsim",
     status = "DeviceSimulationStatus",
+    doc = "A simulated fleet of industrial IoT devices streaming sensor readings into Kafka.",
     derive = "PartialEq",
     scale(
         spec_replicas_path = ".spec.replicas",
@@ -47,9 +50,17 @@ pub fn crd_yaml() -> Result<String, serde_yaml::Error> {
     printcolumn(name = "Devices", type_ = "integer", json_path = ".spec.devices"),
     printcolumn(name = "Ready", type_ = "integer", json_path = ".status.readyReplicas"),
     printcolumn(name = "Replicas", type_ = "integer", json_path = ".spec.replicas"),
-    printcolumn(name = "Msg/s", type_ = "number", json_path = ".status.messagesPerSecond"),
+    printcolumn(
+        name = "Msg/s",
+        type_ = "number",
+        json_path = ".status.messagesPerSecond"
+    ),
     printcolumn(name = "Sent", type_ = "integer", json_path = ".status.messagesSent"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceSimulationSpec {

@@ -61,7 +61,10 @@ impl ProfilePicker {
     /// Index of device `index`'s profile.
     #[inline]
     pub fn profile_of(&self, index: u32) -> usize {
-        let total = *self.cumulative.last().expect("a plan has at least one profile");
+        let total = *self
+            .cumulative
+            .last()
+            .expect("a plan has at least one profile");
         let bits = hash(self.seed, Stream::Profile, u64::from(index), 0);
         let draw = ((u128::from(bits) * u128::from(total)) >> 64) as u64;
         self.cumulative.partition_point(|&c| c <= draw)

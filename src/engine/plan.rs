@@ -5,6 +5,9 @@ use std::time::Duration;
 
 use super::sensor::SensorModel;
 
+/// Most sensors a profile may have (the CRD's bound); sizes stack scratch buffers.
+pub const MAX_SENSORS: usize = 16;
+
 /// Everything the engine needs to run a simulation, resolved and validated.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SimulationPlan {
@@ -43,7 +46,11 @@ pub struct SimulationPlan {
 impl SimulationPlan {
     /// Largest number of sensors of any profile: the per-device state stride.
     pub fn max_sensors(&self) -> usize {
-        self.profiles.iter().map(|p| p.sensors.len()).max().unwrap_or(0)
+        self.profiles
+            .iter()
+            .map(|p| p.sensors.len())
+            .max()
+            .unwrap_or(0)
     }
 
     /// Messages per second the schedule asks for, over all shards.

@@ -1,9 +1,10 @@
 //! One reading: what a device reports at one sequence number, and how it is generated.
 
 use super::device::{Location, ProfilePicker};
-use super::plan::{Profile, SimulationPlan};
+use super::plan::{MAX_SENSORS, Profile, SimulationPlan};
 use super::rng::{CounterRng, Stream};
 use super::schedule::Schedule;
+use super::sensor::SensorKind;
 
 /// Readings replayed to rebuild a device's smoothing state when its history is picked up
 /// mid-stream (after a restart or rescale). The state forgets its past as `s^n`; 0.95^256 is
@@ -80,14 +81,30 @@ impl ReadingGenerator {
 
     /// Sets `state` to what it is just before reading `seq`: a stationary draw followed by the
     /// last [`WARM_UP_READINGS`] readings replayed.
-    pub fn warm_up(&self, profile: &Profile, device: u32, building: u32, seq: u64, state: &mut [f32]) {
+    pub fn warm_up(
+        &self,
+        profile: &Profile,
+        device: u32,
+        building: u32,
+        seq: u64,
+        state: &mut [f32],
+    ) {
         let start = seq.saturating_sub(WARM_UP_READINGS);
         let mut rng = CounterRng::new(self.seed, Stream::Init, u64::from(device), start);
         for (sensor, slot) in profile.sensors.iter().zip(state.iter_mut()) {
             *slot = sensor.initial_state(&mut rng);
         }
+        // Replayed with anomalies, since a switch remembers an injected toggle.
+        let mut values = [0f64; MAX_SENSORS];
         for s in start..seq {
-            self.step_sensors(profile, device, building, s, state, &mut []);
+            self.generate_into(
+                profile,
+                device,
+                building,
+                s,
+                state,
+                &mut values[..profile.sensors.len()],
+            );
         }
     }
 
@@ -104,6 +121,19 @@ impl ReadingGenerator {
     ) -> Option<Anomaly> {
         values.clear();
         values.resize(profile.sensors.len(), 0.0);
+        self.generate_into(profile, device, building, seq, state, values)
+    }
+
+    /// [`Self::generate`] into a slice of exactly one value per sensor.
+    pub fn generate_into(
+        &self,
+        profile: &Profile,
+        device: u32,
+        building: u32,
+        seq: u64,
+        state: &mut [f32],
+        values: &mut [f64],
+    ) -> Option<Anomaly> {
         let anomaly = self.draw_anomaly(profile, device, seq);
         // The toggle anomaly needs the switch's state before this reading advances it.
         let previous = anomaly.map_or(0.0, |a| state[a.sensor]);
@@ -112,7 +142,13 @@ impl ReadingGenerator {
             // A separate stream: injecting anomalies never changes the other values.
             let mut rng = CounterRng::new(self.seed, Stream::Anomaly, u64::from(device), seq);
             rng.next_bits();
-            values[a.sensor] = round2(profile.sensors[a.sensor].anomalous_value(&mut rng, previous));
+            let sensor = &profile.sensors[a.sensor];
+            values[a.sensor] = round2(sensor.anomalous_value(&mut rng, previous));
+            // A switch reports its state, so the toggle is its new state; a measuring sensor's
+            // state is its underlying signal, which a spike leaves untouched.
+            if sensor.kind == SensorKind::Switch {
+                state[a.sensor] = values[a.sensor] as f32;
+            }
         }
         anomaly
     }
@@ -146,9 +182,7 @@ impl ReadingGenerator {
         for (i, sensor) in profile.sensors.iter().enumerate() {
             let trend = sensor.trend_offset(self.seed, building, unix_secs);
             let value = sensor.step(&mut state[i], &mut rng, trend);
-            if let Some(slot) = values.get_mut(i) {
-                *slot = round2(value);
-            }
+            values[i] = round2(value);
         }
     }
 }

@@ -19,7 +19,9 @@ pub struct Schedule {
 impl Schedule {
     /// A schedule with the given interval and jitter fraction (0 to 0.5).
     pub fn new(seed: u64, interval: Duration, jitter: f64) -> Self {
-        let interval_ns = u64::try_from(interval.as_nanos()).unwrap_or(u64::MAX).max(1);
+        let interval_ns = u64::try_from(interval.as_nanos())
+            .unwrap_or(u64::MAX)
+            .max(1);
         Self {
             seed,
             interval_ns,
@@ -96,6 +98,9 @@ mod tests {
         for d in 0..100_000 {
             bins[(s.phase_ns(d) / 100_000_000) as usize] += 1;
         }
-        assert!(bins.iter().all(|&b| (9_500..=10_500).contains(&b)), "{bins:?}");
+        assert!(
+            bins.iter().all(|&b| (9_500..=10_500).contains(&b)),
+            "{bins:?}"
+        );
     }
 }

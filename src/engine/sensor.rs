@@ -224,12 +224,10 @@ impl SensorModel {
         if self.params.trend_amplitude == 0.0 {
             return 0.0;
         }
-        self.kind.trend_shape().offset(
-            seed,
-            building,
-            unix_secs,
-            self.params.trend_period_secs,
-        ) * self.params.trend_amplitude
+        self.kind
+            .trend_shape()
+            .offset(seed, building, unix_secs, self.params.trend_period_secs)
+            * self.params.trend_amplitude
     }
 
     /// Advances the state by one reading and returns the reading's normal (clamped) value.

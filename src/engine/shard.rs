@@ -12,7 +12,10 @@ pub fn shard_of(device: u32, shards: u32) -> u32 {
 
 /// Jump consistent hash: the bucket in [0, buckets) of `key`.
 pub fn jump_consistent_hash(mut key: u64, buckets: u32) -> u32 {
-    assert!(buckets > 0, "jump consistent hash needs at least one bucket");
+    assert!(
+        buckets > 0,
+        "jump consistent hash needs at least one bucket"
+    );
     let mut bucket: i64 = -1;
     let mut next: i64 = 0;
     while next < i64::from(buckets) {
@@ -25,7 +28,9 @@ pub fn jump_consistent_hash(mut key: u64, buckets: u32) -> u32 {
 
 /// The devices of shard `shard` out of `shards`, in ascending index order.
 pub fn devices_of_shard(devices: u32, shard: u32, shards: u32) -> Vec<u32> {
-    (0..devices).filter(|&d| shard_of(d, shards) == shard).collect()
+    (0..devices)
+        .filter(|&d| shard_of(d, shards) == shard)
+        .collect()
 }
 
 /// Splits a shard's devices across `workers` producer tasks, round robin, so each gets an even
@@ -89,9 +94,17 @@ mod tests {
     fn large_fleet_moves_at_most_fair_share_for_small_shard_counts() {
         let n = 1_000_000u32;
         for r in 1..8 {
-            let moved = (0..n).filter(|&d| shard_of(d, r) != shard_of(d, r + 1)).count() as f64;
-            assert!(moved <= 1.2 * f64::from(n) / f64::from(r + 1), "R={r}: moved {moved}");
-            assert!(moved >= 0.8 * f64::from(n) / f64::from(r + 1), "R={r}: moved {moved}");
+            let moved = (0..n)
+                .filter(|&d| shard_of(d, r) != shard_of(d, r + 1))
+                .count() as f64;
+            assert!(
+                moved <= 1.2 * f64::from(n) / f64::from(r + 1),
+                "R={r}: moved {moved}"
+            );
+            assert!(
+                moved >= 0.8 * f64::from(n) / f64::from(r + 1),
+                "R={r}: moved {moved}"
+            );
         }
     }
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use hdrhistogram::Histogram;
 
 use super::device::write_device_id;
-use super::plan::{Overflow, SimulationPlan};
+use super::plan::{MAX_SENSORS, Overflow, SimulationPlan};
 use super::reading::{Reading, ReadingGenerator};
 use super::wheel::TimerWheel;
 
@@ -81,9 +81,9 @@ impl DeviceWorker {
         let stride = plan.max_sensors();
         let interval_ns = generator.schedule().interval_ns();
         let mut wheel = TimerWheel::new(interval_ns + interval_ns / 2, start_ns);
-        let end_ns = plan
-            .duration
-            .map_or(u64::MAX, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+        let end_ns = plan.duration.map_or(u64::MAX, |d| {
+            u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+        });
         let mut next_seq = Vec::with_capacity(devices.len());
         for (local, &device) in devices.iter().enumerate() {
             let seq = generator.schedule().first_seq_at_or_after(device, start_ns);
@@ -131,8 +131,7 @@ impl DeviceWorker {
 
     /// Whether every reading before the end of the run has been produced.
     pub fn finished(&self) -> bool {
-        self.devices.is_empty()
-            || (self.wheel.is_empty() && self.ready.is_empty())
+        self.devices.is_empty() || (self.wheel.is_empty() && self.ready.is_empty())
     }
 
     /// Produces every reading due by `now_ns` (after t0), at most `budget` of them, by calling
@@ -247,5 +246,3 @@ impl DeviceWorker {
 
 /// High bit of a stored sequence number: the device still needs its warm-up.
 const WARM_FLAG: u64 = 1 << 63;
-/// Most sensors a profile may have (the CRD's bound); sizes the stack scratch state.
-pub const MAX_SENSORS: usize = 16;

@@ -50,17 +50,26 @@ impl Default for SinkStats {
 impl SinkStats {
     /// Delivery latency percentile `q` (0..1) so far.
     pub fn latency_percentile(&self, q: f64) -> Duration {
-        let h = self.latency_us.lock().expect("latency lock is never poisoned");
+        let h = self
+            .latency_us
+            .lock()
+            .expect("latency lock is never poisoned");
         Duration::from_micros(h.value_at_quantile(q))
     }
 
     /// The most recent error, if any.
     pub fn last_error(&self) -> Option<String> {
-        self.last_error.lock().expect("error lock is never poisoned").clone()
+        self.last_error
+            .lock()
+            .expect("error lock is never poisoned")
+            .clone()
     }
 
     fn record_error(&self, error: String) {
-        *self.last_error.lock().expect("error lock is never poisoned") = Some(error);
+        *self
+            .last_error
+            .lock()
+            .expect("error lock is never poisoned") = Some(error);
     }
 }
 
@@ -73,10 +82,13 @@ struct SinkContext {
 
 impl ClientContext for SinkContext {
     fn stats(&self, statistics: Statistics) {
-        self.stats.queued.store(statistics.msg_cnt, Ordering::Relaxed);
         self.stats
-            .tx_bytes
-            .store(u64::try_from(statistics.tx_bytes).unwrap_or(0), Ordering::Relaxed);
+            .queued
+            .store(statistics.msg_cnt, Ordering::Relaxed);
+        self.stats.tx_bytes.store(
+            u64::try_from(statistics.tx_bytes).unwrap_or(0),
+            Ordering::Relaxed,
+        );
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
@@ -127,7 +139,11 @@ pub struct SinkError(#[from] KafkaError);
 
 impl KafkaSink {
     /// A producer for `plan`'s topic on `bootstrap_servers`.
-    pub fn new(plan: &KafkaPlan, bootstrap_servers: &str, client_id: &str) -> Result<Self, SinkError> {
+    pub fn new(
+        plan: &KafkaPlan,
+        bootstrap_servers: &str,
+        client_id: &str,
+    ) -> Result<Self, SinkError> {
         let stats = Arc::new(SinkStats::default());
         let epoch = Instant::now();
         let context = SinkContext {

@@ -40,7 +40,8 @@ impl Fleet {
     pub fn start<S: MessageSink>(config: &FleetConfig, sink: Arc<S>) -> Self {
         let plan = &config.plan;
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let start_ns = u64::try_from(config.unix_now_ms - config.unix_t0_ms).unwrap_or(0) * 1_000_000;
+        let start_ns =
+            u64::try_from(config.unix_now_ms - config.unix_t0_ms).unwrap_or(0) * 1_000_000;
         let clock = SimClock::new(start_ns);
         let mut tasks = JoinSet::new();
         let mut counters = Vec::new();
@@ -54,7 +55,8 @@ impl Fleet {
                 counters.push(Arc::clone(&task_counters));
                 // Each task gets an equal share of the global cap; shares of all replicas add up to it.
                 let limiter = plan.max_messages_per_second.map(|cap| {
-                    let replicas_total = f64::from(plan.replicas.max(1)) * f64::from(plan.workers_per_replica);
+                    let replicas_total =
+                        f64::from(plan.replicas.max(1)) * f64::from(plan.workers_per_replica);
                     RateLimiter::new(cap as f64 / replicas_total)
                 });
                 tasks.spawn(run_task(

@@ -144,9 +144,15 @@ pub async fn run_task<S: MessageSink>(
         let counts = worker.counts();
         let produced = counts.sent + counts.dropped + counts.rejected
             - (published.sent + published.dropped + published.rejected);
-        counters.sent.fetch_add(counts.sent - published.sent, Ordering::Relaxed);
-        counters.dropped.fetch_add(counts.dropped - published.dropped, Ordering::Relaxed);
-        counters.rejected.fetch_add(counts.rejected - published.rejected, Ordering::Relaxed);
+        counters
+            .sent
+            .fetch_add(counts.sent - published.sent, Ordering::Relaxed);
+        counters
+            .dropped
+            .fetch_add(counts.dropped - published.dropped, Ordering::Relaxed);
+        counters
+            .rejected
+            .fetch_add(counts.rejected - published.rejected, Ordering::Relaxed);
         published = counts.clone();
         if let Some(l) = limiter.as_mut() {
             l.spend(produced);
@@ -156,14 +162,18 @@ pub async fn run_task<S: MessageSink>(
             last_merge = Instant::now();
         }
         let wait = match outcome {
-            None => limiter.as_ref().map_or(BLOCKED_BACKOFF, RateLimiter::wait_for_one),
+            None => limiter
+                .as_ref()
+                .map_or(BLOCKED_BACKOFF, RateLimiter::wait_for_one),
             Some(PollOutcome::BudgetSpent) => {
                 tokio::task::yield_now().await;
                 continue;
             }
             Some(PollOutcome::Blocked) => BLOCKED_BACKOFF,
             Some(PollOutcome::IdleUntil(_)) if worker.finished() => break,
-            Some(PollOutcome::IdleUntil(t)) => clock.instant_at(t).saturating_duration_since(tokio::time::Instant::now()),
+            Some(PollOutcome::IdleUntil(t)) => clock
+                .instant_at(t)
+                .saturating_duration_since(tokio::time::Instant::now()),
         };
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}

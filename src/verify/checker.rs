@@ -33,7 +33,10 @@ impl Ranges {
         let mut by_sensor = HashMap::new();
         for p in &plan.profiles {
             for s in &p.sensors {
-                by_sensor.insert((p.name.clone(), s.name.clone()), (s.params.min, s.params.max));
+                by_sensor.insert(
+                    (p.name.clone(), s.name.clone()),
+                    (s.params.min, s.params.max),
+                );
             }
         }
         Self { by_sensor }
@@ -116,7 +119,12 @@ impl fmt::Display for VerifyReport {
         writeln!(f, "out of range         {}", self.out_of_range)?;
         writeln!(f, "key mismatches       {}", self.key_mismatches)?;
         let rate = self.anomalies as f64 / self.messages.max(1) as f64;
-        writeln!(f, "anomalies            {} ({:.3} %)", self.anomalies, rate * 100.0)?;
+        writeln!(
+            f,
+            "anomalies            {} ({:.3} %)",
+            self.anomalies,
+            rate * 100.0
+        )?;
         for e in &self.examples {
             writeln!(f, "  problem: {e}")?;
         }
@@ -145,14 +153,18 @@ impl StreamChecker {
             Ok(r) => r,
             Err(e) => {
                 self.report.undecodable += 1;
-                self.report.example(format!("partition {partition}: undecodable message: {e}"));
+                self.report
+                    .example(format!("partition {partition}: undecodable message: {e}"));
                 return;
             }
         };
         if key != Some(reading.device_id.as_bytes()) {
             self.report.key_mismatches += 1;
             let key = key.map(String::from_utf8_lossy);
-            self.report.example(format!("{}: key {key:?} is not the device ID", reading.device_id));
+            self.report.example(format!(
+                "{}: key {key:?} is not the device ID",
+                reading.device_id
+            ));
         }
         self.check_values(&reading);
         if reading.anomaly {
@@ -167,7 +179,11 @@ impl StreamChecker {
                 continue;
             };
             let is_switch = v.kind == SensorKind::Switch.as_str();
-            let ok = if is_switch { v.value == 0.0 || v.value == 1.0 } else { (min..=max).contains(&v.value) };
+            let ok = if is_switch {
+                v.value == 0.0 || v.value == 1.0
+            } else {
+                (min..=max).contains(&v.value)
+            };
             if !ok {
                 self.report.out_of_range += 1;
                 self.report.example(format!(
@@ -183,14 +199,23 @@ impl StreamChecker {
             self.report.devices += 1;
             self.devices.insert(
                 r.device_id.clone(),
-                DeviceTrack { partition, first_seq: r.seq, last_seq: r.seq, messages: 1, gaps: Vec::new() },
+                DeviceTrack {
+                    partition,
+                    first_seq: r.seq,
+                    last_seq: r.seq,
+                    messages: 1,
+                    gaps: Vec::new(),
+                },
             );
             return;
         };
         track.messages += 1;
         if track.partition != partition {
             self.report.partition_violations += 1;
-            let text = format!("{} in partition {partition} and {}", r.device_id, track.partition);
+            let text = format!(
+                "{} in partition {partition} and {}",
+                r.device_id, track.partition
+            );
             self.report.example(text);
         }
         if r.seq > track.last_seq {
@@ -198,7 +223,11 @@ impl StreamChecker {
                 track.gaps.push((track.last_seq + 1, r.seq - 1));
             }
             track.last_seq = r.seq;
-        } else if let Some(i) = track.gaps.iter().position(|&(a, b)| (a..=b).contains(&r.seq)) {
+        } else if let Some(i) = track
+            .gaps
+            .iter()
+            .position(|&(a, b)| (a..=b).contains(&r.seq))
+        {
             // A late message filling a hole: not a duplicate, but out of order.
             self.report.reordered += 1;
             let (a, b) = track.gaps.remove(i);
@@ -226,7 +255,9 @@ impl StreamChecker {
             for &(a, b) in &track.gaps {
                 self.report.missing += b - a + 1;
                 if self.report.gap_examples.len() < EXAMPLES {
-                    self.report.gap_examples.push(format!("{id}: seq {a}..={b} ({} missing)", b - a + 1));
+                    self.report
+                        .gap_examples
+                        .push(format!("{id}: seq {a}..={b} ({} missing)", b - a + 1));
                 }
             }
         }

@@ -79,12 +79,17 @@ pub fn consume_topic(
             .add_partition_offset(topic, p, Offset::Beginning)
             .map_err(kafka("assigning partitions"))?;
     }
-    consumer.assign(&assignment).map_err(kafka("assigning partitions"))?;
+    consumer
+        .assign(&assignment)
+        .map_err(kafka("assigning partitions"))?;
 
     let mut next_offset: std::collections::HashMap<i32, i64> =
         remaining.iter().map(|&(p, _, low)| (p, low)).collect();
     let unread = |next: &std::collections::HashMap<i32, i64>| -> i64 {
-        remaining.iter().map(|(p, high, _)| (high - next[p]).max(0)).sum()
+        remaining
+            .iter()
+            .map(|(p, high, _)| (high - next[p]).max(0))
+            .sum()
     };
     let mut last_progress = Instant::now();
     loop {
@@ -95,7 +100,11 @@ pub fn consume_topic(
         }
         match consumer.poll(Duration::from_millis(200)) {
             Some(Ok(message)) => {
-                checker.observe(message.partition(), message.key(), message.payload().unwrap_or(&[]));
+                checker.observe(
+                    message.partition(),
+                    message.key(),
+                    message.payload().unwrap_or(&[]),
+                );
                 next_offset.insert(message.partition(), message.offset() + 1);
                 last_progress = Instant::now();
             }

@@ -56,7 +56,11 @@ pub fn decode(encoding: Encoding, payload: &[u8]) -> Result<DecodedReading, Stri
                 values: m
                     .values
                     .into_iter()
-                    .map(|v| DecodedValue { name: v.name, kind: v.r#type, value: v.value })
+                    .map(|v| DecodedValue {
+                        name: v.name,
+                        kind: v.r#type,
+                        value: v.value,
+                    })
                     .collect(),
                 anomaly: m.anomaly,
                 anomaly_kind: (!m.anomaly_kind.is_empty()).then_some(m.anomaly_kind),

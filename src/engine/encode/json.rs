@@ -34,7 +34,9 @@ impl Serialize for Reading<'_> {
         map.serialize_entry("anomalyKind", &self.anomaly.map(|a| a.kind))?;
         map.serialize_entry(
             "anomalySensor",
-            &self.anomaly.map(|a| self.profile.sensors[a.sensor].name.as_str()),
+            &self
+                .anomaly
+                .map(|a| self.profile.sensors[a.sensor].name.as_str()),
         )?;
         map.end()
     }
