@@ -21,14 +21,18 @@ pub fn parse_simulation(text: &str) -> Result<DeviceSimulation, ConfigError> {
     let deserializer = serde_yaml::Deserializer::from_str(text);
     let mut record_unknown = |path: serde_ignored::Path<'_>| unknown.push(path.to_string());
     let ignoring = serde_ignored::Deserializer::new(deserializer, &mut record_unknown);
-    let sim: DeviceSimulation =
-        serde_path_to_error::deserialize(ignoring).map_err(|err| ConfigError::Parse {
-            field: match err.path().to_string() {
-                p if p == "." => "(document)".to_owned(),
-                p => p,
-            },
-            message: err.into_inner().to_string(),
-        })?;
+    let sim: DeviceSimulation = serde_path_to_error::deserialize(ignoring).map_err(|err| {
+        let field = match err.path().to_string() {
+            p if p == "." => "(document)".to_owned(),
+            p => p,
+        };
+        // serde_yaml already prefixes nested errors with the path; say it once.
+        let message = err.into_inner().to_string();
+        let message = message
+            .strip_prefix(&format!("{field}: "))
+            .map_or(message.clone(), str::to_owned);
+        ConfigError::Parse { field, message }
+    })?;
     // `status` is the controller's, metadata carries fields we do not model, and the type
     // header is checked below.
     unknown.retain(|p| {

@@ -21,3 +21,76 @@ pub fn spec(spec_body: &str) -> String {
     }
     yaml
 }
+
+/// A `devsim broker` process (embedded Kafka), killed when dropped.
+pub struct BrokerProcess {
+    child: std::process::Child,
+    /// Its bootstrap address.
+    pub bootstrap: String,
+    _dir: tempfile::TempDir,
+}
+
+impl BrokerProcess {
+    /// Starts `devsim broker` with `partitions` partitions of `topic` and waits for its address.
+    pub fn start(topic: &str, partitions: u32) -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let address_file = dir.path().join("bootstrap");
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_devsim"))
+            .args([
+                "broker",
+                "--topic",
+                topic,
+                "--partitions",
+                &partitions.to_string(),
+                "--address-file",
+            ])
+            .arg(&address_file)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start devsim broker");
+        let mut broker = Self {
+            child,
+            bootstrap: String::new(),
+            _dir: dir,
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::time::Instant::now() < deadline {
+            if let Ok(address) = std::fs::read_to_string(&address_file) {
+                broker.bootstrap = address;
+                return broker;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("devsim broker did not write its address within 30 s");
+    }
+}
+
+impl Drop for BrokerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs the devsim binary with `args`; returns (exit code, stdout, stderr).
+pub fn devsim(args: &[&str]) -> (Option<i32>, String, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_devsim"))
+        .args(args)
+        .output()
+        .expect("run devsim");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// The number after `label` in a report line such as `duplicates           0`.
+pub fn report_value(report: &str, label: &str) -> u64 {
+    report
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix(label))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no {label:?} in report:\n{report}"))
+}
