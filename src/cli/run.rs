@@ -138,8 +138,7 @@ pub(super) async fn run(args: RunArgs) -> u8 {
     );
 
     let started = std::time::Instant::now();
-    let first = fleet.snapshot(sink.as_ref());
-    let mut previous = first;
+    let mut previous = fleet.snapshot(sink.as_ref());
     let every = Duration::from_secs_f64(if args.report_every > 0.0 {
         args.report_every
     } else {
@@ -177,7 +176,7 @@ pub(super) async fn run(args: RunArgs) -> u8 {
     let last = fleet.snapshot(sink.as_ref());
     metrics.record(&Report::between(&previous, last), sink.stats());
     let elapsed = started.elapsed();
-    print_summary(elapsed, &first, &last, sink.as_ref());
+    print_summary(elapsed, &last, sink.as_ref());
     let code = exit_code(flush, &last, &sink);
     // The producer goes before the embedded cluster, or it logs the brokers going away.
     drop(sink);
@@ -237,23 +236,18 @@ fn print_live(elapsed: Duration, r: &Report) {
     );
 }
 
-fn print_summary(
-    elapsed: Duration,
-    first: &crate::runtime::Snapshot,
-    last: &crate::runtime::Snapshot,
-    sink: &KafkaSink,
-) {
+fn print_summary(elapsed: Duration, last: &crate::runtime::Snapshot, sink: &KafkaSink) {
     let stats = sink.stats();
     let secs = elapsed.as_secs_f64().max(1e-9);
     println!("summary:");
     println!("  duration            {secs:.1} s");
-    println!("  sent                {}", last.sent - first.sent);
-    println!("  delivered           {}", last.delivered - first.delivered);
-    println!("  failed              {}", last.failed - first.failed);
-    println!("  dropped             {}", last.dropped - first.dropped);
+    println!("  sent                {}", last.sent);
+    println!("  delivered           {}", last.delivered);
+    println!("  failed              {}", last.failed);
+    println!("  dropped             {}", last.dropped);
     println!(
         "  throughput          {:.0} msg/s",
-        (last.sent - first.sent) as f64 / secs
+        (last.sent) as f64 / secs
     );
     println!(
         "  delivery latency    p50 {:.2} ms, p99 {:.2} ms",

@@ -129,6 +129,11 @@ impl DeviceWorker {
         &mut self.lag_ns
     }
 
+    /// End of the run in nanoseconds after `t0`; `u64::MAX` when it runs until stopped.
+    pub fn end_ns(&self) -> u64 {
+        self.end_ns
+    }
+
     /// Whether every reading before the end of the run has been produced.
     pub fn finished(&self) -> bool {
         self.devices.is_empty() || (self.wheel.is_empty() && self.ready.is_empty())

@@ -17,6 +17,10 @@ use crate::engine::worker::{DeviceWorker, PollOutcome};
 const BATCH: usize = 2048;
 /// How long a task blocked by a full producer queue waits before retrying.
 const BLOCKED_BACKOFF: Duration = Duration::from_millis(1);
+/// How long after the end of a bounded run a task keeps producing readings that were due before
+/// it. Below saturation that is all of them; a saturated run stops here instead of working off a
+/// backlog, so each device's stream simply ends a little earlier (truncated, never gapped).
+const END_GRACE: Duration = Duration::from_millis(500);
 /// How often a task folds its lag histogram into the shared one.
 const LAG_MERGE_PERIOD: Duration = Duration::from_millis(250);
 
@@ -125,8 +129,11 @@ pub async fn run_task<S: MessageSink>(
     let mut payload = Vec::with_capacity(1024);
     let mut published = worker.counts().clone();
     let mut last_merge = Instant::now();
+    let stop_at_ns = worker
+        .end_ns()
+        .saturating_add(END_GRACE.as_nanos() as u64);
     loop {
-        if *shutdown.borrow() {
+        if *shutdown.borrow() || clock.now_ns() >= stop_at_ns {
             break;
         }
         let budget = match limiter.as_mut() {
