@@ -29,7 +29,7 @@ async fn produce_and_verify(compression: &str, acks: &str) {
             plan: Arc::clone(&plan),
             shards: vec![0, 1],
             unix_t0_ms: now,
-            unix_now_ms: now,
+            unix_start_ms: now,
         },
         Arc::clone(&sink),
     );

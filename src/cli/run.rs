@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use clap::Args;
 
@@ -11,7 +11,7 @@ use super::{EXIT_FAILED, EXIT_INVALID, EXIT_OK, termination_signal};
 use crate::config::{self, duration::parse_duration};
 use crate::kafka::{EmbeddedKafka, KafkaSink};
 use crate::metrics::{self, Metrics};
-use crate::runtime::{Fleet, FleetConfig, MessageSink, Report};
+use crate::runtime::{Fleet, FleetConfig, MessageSink, Report, startup_allowance, unix_now_ms};
 
 /// Brokers of the embedded cluster: enough to spread partition leaders as a real cluster does.
 const EMBEDDED_BROKERS: u32 = 3;
@@ -113,14 +113,15 @@ pub(super) async fn run(args: RunArgs) -> u8 {
         }
     }
 
-    let now_ms = unix_now_ms();
+    // t0 lies a little ahead, so every device starts at sequence 0 on time once its task is built.
+    let t0_ms = unix_now_ms() + startup_allowance(plan.devices).as_millis() as i64;
     let plan = Arc::new(plan);
     let mut fleet = Fleet::start(
         &FleetConfig {
             plan: Arc::clone(&plan),
             shards: (0..plan.replicas).collect(),
-            unix_t0_ms: now_ms,
-            unix_now_ms: now_ms,
+            unix_t0_ms: t0_ms,
+            unix_start_ms: t0_ms,
         },
         Arc::clone(&sink),
     );
@@ -214,12 +215,6 @@ fn exit_code(
             EXIT_FAILED
         }
     }
-}
-
-fn unix_now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 fn print_live(elapsed: Duration, r: &Report) {

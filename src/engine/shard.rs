@@ -33,6 +33,26 @@ pub fn devices_of_shard(devices: u32, shard: u32, shards: u32) -> Vec<u32> {
         .collect()
 }
 
+/// The devices of each of `wanted` shards out of `shards`, in one pass over the index space
+/// (one hash per device, however many shards are wanted).
+pub fn group_by_shard(devices: u32, shards: u32, wanted: &[u32]) -> Vec<Vec<u32>> {
+    let mut slot_of_shard = vec![usize::MAX; shards as usize];
+    for (slot, &shard) in wanted.iter().enumerate() {
+        slot_of_shard[shard as usize] = slot;
+    }
+    let mut groups: Vec<Vec<u32>> = wanted
+        .iter()
+        .map(|_| Vec::with_capacity((devices / shards.max(1)) as usize + 64))
+        .collect();
+    for d in 0..devices {
+        let slot = slot_of_shard[shard_of(d, shards) as usize];
+        if slot != usize::MAX {
+            groups[slot].push(d);
+        }
+    }
+    groups
+}
+
 /// Splits a shard's devices across `workers` producer tasks, round robin, so each gets an even
 /// share of every part of the index space.
 pub fn split_for_workers(devices: &[u32], workers: u32) -> Vec<Vec<u32>> {
@@ -78,6 +98,15 @@ mod tests {
             }
             let bound = 1.2 * f64::from(devices) / f64::from(shards + 1);
             prop_assert!(f64::from(moved) <= bound, "moved {} > bound {}", moved, bound);
+        }
+
+        #[test]
+        fn grouping_agrees_with_per_shard_enumeration(devices in 1u32..3_000, shards in 1u32..12) {
+            let wanted: Vec<u32> = (0..shards).rev().collect();
+            let groups = group_by_shard(devices, shards, &wanted);
+            for (group, &shard) in groups.iter().zip(&wanted) {
+                prop_assert_eq!(group, &devices_of_shard(devices, shard, shards));
+            }
         }
 
         #[test]

@@ -11,7 +11,7 @@ use super::MessageSink;
 use super::report::Snapshot;
 use super::task::{RateLimiter, SimClock, TaskCounters, run_task};
 use crate::engine::plan::SimulationPlan;
-use crate::engine::shard::{devices_of_shard, split_for_workers};
+use crate::engine::shard::{group_by_shard, split_for_workers};
 use crate::engine::worker::DeviceWorker;
 
 /// What to run.
@@ -23,8 +23,17 @@ pub struct FleetConfig {
     pub shards: Vec<u32>,
     /// The simulation's start, in Unix milliseconds; every schedule is anchored to it.
     pub unix_t0_ms: i64,
-    /// Current Unix time in milliseconds: devices start at their first reading due after it.
-    pub unix_now_ms: i64,
+    /// When this process takes its devices over, in Unix milliseconds: each device starts with
+    /// its first reading due at or after it. Leave the tasks time to build their state (see
+    /// [`startup_allowance`]), or the first readings are late.
+    pub unix_start_ms: i64,
+}
+
+/// Time to leave between starting a fleet and its first readings, so that building the
+/// per-device state (about 100 ns a device on one core) does not make them late.
+pub fn startup_allowance(devices: u32) -> std::time::Duration {
+    std::time::Duration::from_millis(100)
+        + std::time::Duration::from_nanos(100 * u64::from(devices))
 }
 
 /// Running producer tasks and their counters.
@@ -41,13 +50,13 @@ impl Fleet {
         let plan = &config.plan;
         let (shutdown, shutdown_rx) = watch::channel(false);
         let start_ns =
-            u64::try_from(config.unix_now_ms - config.unix_t0_ms).unwrap_or(0) * 1_000_000;
-        let clock = SimClock::new(start_ns);
+            u64::try_from(config.unix_start_ms - config.unix_t0_ms).unwrap_or(0) * 1_000_000;
+        let clock = SimClock::new(config.unix_t0_ms);
         let mut tasks = JoinSet::new();
         let mut counters = Vec::new();
         let mut devices = 0;
-        for &shard in &config.shards {
-            let shard_devices = devices_of_shard(plan.devices, shard, plan.replicas);
+        let mut by_shard = group_by_shard(plan.devices, plan.replicas, &config.shards);
+        for shard_devices in by_shard.drain(..) {
             devices += shard_devices.len() as u64;
             for part in split_for_workers(&shard_devices, plan.workers_per_replica) {
                 let worker = DeviceWorker::new(Arc::clone(plan), config.unix_t0_ms, part, start_ns);

@@ -5,9 +5,9 @@ mod fleet;
 mod report;
 mod task;
 
-pub use fleet::{Fleet, FleetConfig};
+pub use fleet::{Fleet, FleetConfig, startup_allowance};
 pub use report::{Report, Snapshot};
-pub use task::TaskCounters;
+pub use task::{TaskCounters, unix_now_ms};
 
 use std::time::Duration;
 

@@ -54,28 +54,42 @@ impl Default for TaskCounters {
 /// Maps the engine's time (nanoseconds after the simulation's `t0`) to Tokio's clock.
 #[derive(Clone, Copy, Debug)]
 pub struct SimClock {
-    origin: tokio::time::Instant,
-    origin_sim_ns: u64,
+    /// The Tokio instant of `t0`; may lie in the future while a run is about to start.
+    t0: tokio::time::Instant,
 }
 
 impl SimClock {
-    /// A clock for which "now" is `now_sim_ns` after `t0`.
-    pub fn new(now_sim_ns: u64) -> Self {
-        Self {
-            origin: tokio::time::Instant::now(),
-            origin_sim_ns: now_sim_ns,
-        }
+    /// A clock for a simulation that starts at `unix_t0_ms`.
+    pub fn new(unix_t0_ms: i64) -> Self {
+        let now = tokio::time::Instant::now();
+        let offset_ms = unix_t0_ms - unix_now_ms();
+        let t0 = if offset_ms >= 0 {
+            now + Duration::from_millis(offset_ms as u64)
+        } else {
+            now.checked_sub(Duration::from_millis(offset_ms.unsigned_abs()))
+                .unwrap_or(now)
+        };
+        Self { t0 }
     }
 
-    /// Nanoseconds after `t0`.
+    /// Nanoseconds after `t0`; 0 before it.
     pub fn now_ns(&self) -> u64 {
-        self.origin_sim_ns + self.origin.elapsed().as_nanos() as u64
+        tokio::time::Instant::now()
+            .saturating_duration_since(self.t0)
+            .as_nanos() as u64
     }
 
     /// The Tokio instant of engine time `sim_ns`.
     pub fn instant_at(&self, sim_ns: u64) -> tokio::time::Instant {
-        self.origin + Duration::from_nanos(sim_ns.saturating_sub(self.origin_sim_ns))
+        self.t0 + Duration::from_nanos(sim_ns)
     }
+}
+
+/// The current Unix time in milliseconds.
+pub fn unix_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// A token bucket holding at most a tenth of a second of tokens.
@@ -129,9 +143,7 @@ pub async fn run_task<S: MessageSink>(
     let mut payload = Vec::with_capacity(1024);
     let mut published = worker.counts().clone();
     let mut last_merge = Instant::now();
-    let stop_at_ns = worker
-        .end_ns()
-        .saturating_add(END_GRACE.as_nanos() as u64);
+    let stop_at_ns = worker.end_ns().saturating_add(END_GRACE.as_nanos() as u64);
     loop {
         if *shutdown.borrow() || clock.now_ns() >= stop_at_ns {
             break;

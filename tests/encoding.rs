@@ -1,0 +1,87 @@
+//! The wire formats: the JSON object's exact shape, and protobuf decoding back to the same reading.
+
+mod common;
+
+use devsim::engine::device::Location;
+use devsim::engine::encode::{Encoder, proto};
+use devsim::engine::plan::Encoding;
+use devsim::engine::reading::{Anomaly, Reading};
+use prost::Message;
+
+fn sample_reading<'a>(
+    plan: &'a devsim::engine::plan::SimulationPlan,
+    values: &'a [f64],
+) -> Reading<'a> {
+    Reading {
+        device_id: "dev-00000042",
+        seq: 17,
+        timestamp_ms: 1_764_093_600_123,
+        simulation: "factory-floor",
+        profile: &plan.profiles[0],
+        location: Location {
+            building: 1,
+            floor: 2,
+            room: 3,
+        },
+        values,
+        anomaly: Some(Anomaly {
+            sensor: 1,
+            kind: "too_dry",
+        }),
+    }
+}
+
+fn climate_plan() -> devsim::engine::plan::SimulationPlan {
+    common::simulation(&common::spec(
+        "devices: 1\nprofiles:\n  - name: climate\n    sensors:\n      - type: temperature\n      - type: humidity\n        name: rh\n",
+    ))
+    .plan
+}
+
+#[test]
+fn json_has_the_documented_shape() {
+    let plan = climate_plan();
+    let values = [24.61, 12.5];
+    let mut out = Vec::new();
+    Encoder::new(Encoding::Json).encode(&sample_reading(&plan, &values), &mut out);
+    let text = String::from_utf8(out).expect("UTF-8");
+    assert_eq!(
+        text,
+        r#"{"deviceId":"dev-00000042","seq":17,"timestamp":1764093600123,"simulation":"factory-floor","profile":"climate","location":{"building":1,"floor":2,"room":3},"values":[{"name":"temperature","type":"temperature","value":24.61,"unit":"°C"},{"name":"rh","type":"humidity","value":12.5,"unit":"%"}],"anomaly":true,"anomalyKind":"too_dry","anomalySensor":"rh"}"#
+    );
+}
+
+#[test]
+fn protobuf_decodes_to_the_same_reading_and_reuse_leaves_no_stale_fields() {
+    let plan = climate_plan();
+    let mut encoder = Encoder::new(Encoding::Protobuf);
+    let mut out = Vec::new();
+    let values = [24.61, 12.5];
+    encoder.encode(&sample_reading(&plan, &values), &mut out);
+    let first = proto::Reading::decode(out.as_slice()).expect("decodes");
+    assert_eq!(first.device_id, "dev-00000042");
+    assert_eq!(first.seq, 17);
+    assert_eq!(first.values.len(), 2);
+    assert_eq!(first.values[1].name, "rh");
+    assert_eq!(first.values[1].value, 12.5);
+    assert!(first.anomaly);
+    assert_eq!(first.anomaly_kind, "too_dry");
+    assert_eq!(
+        first.location,
+        Some(proto::Location {
+            building: 1,
+            floor: 2,
+            room: 3
+        })
+    );
+
+    // The encoder reuses its message: a later reading without an anomaly must not inherit one.
+    let mut calm = sample_reading(&plan, &values);
+    calm.anomaly = None;
+    calm.seq = 18;
+    encoder.encode(&calm, &mut out);
+    let second = proto::Reading::decode(out.as_slice()).expect("decodes");
+    assert!(!second.anomaly);
+    assert!(second.anomaly_kind.is_empty() && second.anomaly_sensor.is_empty());
+    assert_eq!(second.seq, 18);
+}
