@@ -123,7 +123,7 @@ fn a_restarted_worker_continues_every_sequence_with_the_same_values() {
             .map(|(k, _)| k.1);
         let last_before = continuous
             .range((id.clone(), 0)..(id.clone(), u64::MAX))
-            .filter(|(k, _)| restarted.get(k).is_none())
+            .filter(|(k, _)| !restarted.contains_key(k))
             .map(|(k, _)| k.1)
             .max();
         assert_eq!(
