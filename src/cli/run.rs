@@ -253,9 +253,9 @@ fn print_summary(elapsed: Duration, last: &crate::runtime::Snapshot, sink: &Kafk
         "  schedule lag        p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         last.lag_p50_ms, last.lag_p99_ms, last.lag_max_ms
     );
-    if let Some(rss) = metrics::resident_memory_bytes() {
+    if let Some(rss) = metrics::peak_resident_memory_bytes() {
         println!(
-            "  resident memory     {:.1} MiB",
+            "  peak resident mem.  {:.1} MiB",
             rss as f64 / (1024.0 * 1024.0)
         );
     }
