@@ -148,20 +148,19 @@ pub(super) async fn run(args: RunArgs) -> u8 {
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     let signal = termination_signal();
     tokio::pin!(signal);
+    let all_done = fleet.all_done();
+    tokio::pin!(all_done);
     let interrupted = loop {
         tokio::select! {
             _ = &mut signal => break true,
+            _ = &mut all_done => break false,
             _ = ticker.tick() => {
-                fleet.reap();
                 let report = Report::between(&previous, fleet.snapshot(sink.as_ref()));
                 metrics.record(&report, sink.stats());
                 if args.report_every > 0.0 {
                     print_live(started.elapsed(), &report);
                 }
                 previous = report.now;
-                if fleet.is_finished() {
-                    break false;
-                }
             }
         }
     };

@@ -41,6 +41,8 @@ pub struct Fleet {
     tasks: JoinSet<()>,
     counters: Vec<Arc<TaskCounters>>,
     shutdown: watch::Sender<bool>,
+    /// Tasks still running; lets a caller wait for the end without owning the join set.
+    running: watch::Sender<usize>,
     devices: u64,
 }
 
@@ -49,6 +51,7 @@ impl Fleet {
     pub fn start<S: MessageSink>(config: &FleetConfig, sink: Arc<S>) -> Self {
         let plan = &config.plan;
         let (shutdown, shutdown_rx) = watch::channel(false);
+        let (running, _) = watch::channel(0usize);
         let start_ns =
             u64::try_from(config.unix_start_ms - config.unix_t0_ms).unwrap_or(0) * 1_000_000;
         let clock = SimClock::new(config.unix_t0_ms);
@@ -68,7 +71,7 @@ impl Fleet {
                         f64::from(plan.replicas.max(1)) * f64::from(plan.workers_per_replica);
                     RateLimiter::new(cap as f64 / replicas_total)
                 });
-                tasks.spawn(run_task(
+                let task = run_task(
                     worker,
                     plan.encoding,
                     Arc::clone(&sink),
@@ -76,13 +79,20 @@ impl Fleet {
                     limiter,
                     task_counters,
                     shutdown_rx.clone(),
-                ));
+                );
+                let running = running.clone();
+                running.send_modify(|n| *n += 1);
+                tasks.spawn(async move {
+                    task.await;
+                    running.send_modify(|n| *n -= 1);
+                });
             }
         }
         Self {
             tasks,
             counters,
             shutdown,
+            running,
             devices,
         }
     }
@@ -106,17 +116,11 @@ impl Fleet {
         }
     }
 
-    /// Whether every task has ended.
-    pub fn is_finished(&self) -> bool {
-        self.tasks.is_empty()
-    }
-
-    /// Reaps tasks that have ended, without waiting.
-    pub fn reap(&mut self) {
-        while let Some(result) = self.tasks.try_join_next() {
-            if let Err(e) = result {
-                tracing::error!(error = %e, "producer task ended abnormally");
-            }
+    /// Resolves once every task has ended; usable while other methods take `&self`.
+    pub fn all_done(&self) -> impl std::future::Future<Output = ()> + use<> {
+        let mut running = self.running.subscribe();
+        async move {
+            let _ = running.wait_for(|&n| n == 0).await;
         }
     }
 
