@@ -95,6 +95,22 @@ fn main() {
         println!("round {round}: full pipeline  {:>10.0} msg/s", full[round]);
     }
     let engine = runtime.block_on(pipeline(&plan, Arc::new(NullSink::default()), phase));
+    for (label, encoding) in [
+        ("generation only", None),
+        (
+            "generation + JSON",
+            Some(devsim::engine::plan::Encoding::Json),
+        ),
+        (
+            "generation + protobuf",
+            Some(devsim::engine::plan::Encoding::Protobuf),
+        ),
+    ] {
+        println!(
+            "{label:<24} {:>6.0} ns a message (one core, no sink)",
+            engine_cost_ns(&plan, encoding, 5_000_000)
+        );
+    }
     let (raw, full) = (
         raw.iter().sum::<f64>() / 2.0,
         full.iter().sum::<f64>() / 2.0,
@@ -133,6 +149,32 @@ fn prebuilt_messages(
         debug_assert!(outcome != PollOutcome::Blocked);
     }
     (keys, payloads)
+}
+
+/// Nanoseconds per reading of one worker polled in a tight loop, optionally encoding each.
+fn engine_cost_ns(
+    plan: &Arc<devsim::engine::plan::SimulationPlan>,
+    encoding: Option<devsim::engine::plan::Encoding>,
+    readings: u64,
+) -> f64 {
+    let mut worker = DeviceWorker::new(Arc::clone(plan), 0, (0..plan.devices).collect(), 0);
+    let mut encoder = encoding.map(Encoder::new);
+    let mut buffer = Vec::with_capacity(1024);
+    let mut produced = 0u64;
+    let mut now = 0;
+    let start = Instant::now();
+    while produced < readings {
+        now += 1_000_000;
+        worker.poll(now, usize::MAX, |r| {
+            if let Some(e) = encoder.as_mut() {
+                e.encode(r, &mut buffer);
+            }
+            std::hint::black_box((r.values, &buffer));
+            produced += 1;
+            Delivery::Accepted
+        });
+    }
+    start.elapsed().as_nanos() as f64 / produced as f64
 }
 
 /// librdkafka at full speed with nothing to compute: hand over pre-built messages in a loop.

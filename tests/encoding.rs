@@ -85,3 +85,30 @@ fn protobuf_decodes_to_the_same_reading_and_reuse_leaves_no_stale_fields() {
     assert!(second.anomaly_kind.is_empty() && second.anomaly_sensor.is_empty());
     assert_eq!(second.seq, 18);
 }
+
+proptest::proptest! {
+    /// The hand-written JSON writer and the serde definition agree byte for byte.
+    #[test]
+    fn fast_json_matches_serde_json(
+        cents in proptest::collection::vec(-1_000_000i64..1_000_000, 2),
+        seq in proptest::num::u64::ANY,
+        ts in proptest::num::i64::ANY,
+        name in "[a-z\"\\\\\u{e9}\u{1}]{1,8}",
+        anomalous in proptest::bool::ANY,
+    ) {
+        let mut plan = climate_plan();
+        plan.profiles[0].name = name.clone();
+        plan.profiles[0].sensors[1].name = name;
+        let values: Vec<f64> = cents.iter().map(|c| devsim::engine::reading::round2(*c as f64 / 100.0)).collect();
+        let mut reading = sample_reading(&plan, &values);
+        reading.seq = seq;
+        reading.timestamp_ms = ts;
+        if !anomalous {
+            reading.anomaly = None;
+        }
+        let mut fast = Vec::new();
+        Encoder::new(Encoding::Json).encode(&reading, &mut fast);
+        let reference = serde_json::to_vec(&reading).expect("serde serialises");
+        proptest::prop_assert_eq!(String::from_utf8_lossy(&fast), String::from_utf8_lossy(&reference));
+    }
+}

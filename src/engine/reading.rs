@@ -187,8 +187,9 @@ impl ReadingGenerator {
     }
 }
 
-/// Rounds to two decimals, the precision every value is reported with.
+/// Rounds to two decimals, the precision every value is reported with. Adding 0.0 turns a
+/// rounded `-0.0` into `0.0`, so a reading never says `-0.0`.
 #[inline]
 pub fn round2(value: f64) -> f64 {
-    (value * 100.0).round() / 100.0
+    (value * 100.0).round() / 100.0 + 0.0
 }

@@ -2,6 +2,7 @@
 //! message, so encoding allocates nothing once the buffer has grown to fit.
 
 mod json;
+mod json_serde;
 mod protobuf;
 
 pub use json::JsonEncoder;

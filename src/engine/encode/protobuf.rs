@@ -15,6 +15,9 @@ pub mod proto {
 #[derive(Debug, Default)]
 pub struct ProtobufEncoder {
     message: proto::Reading,
+    /// Sensor entries not needed by the current reading, kept with their strings' capacity for
+    /// the next reading of a profile with more sensors.
+    spare_values: Vec<proto::SensorValue>,
 }
 
 impl ProtobufEncoder {
@@ -32,9 +35,11 @@ impl ProtobufEncoder {
             room: reading.location.room,
         });
         let sensors = &reading.profile.sensors;
-        m.values.truncate(sensors.len());
+        if m.values.len() > sensors.len() {
+            self.spare_values.extend(m.values.drain(sensors.len()..));
+        }
         while m.values.len() < sensors.len() {
-            m.values.push(proto::SensorValue::default());
+            m.values.push(self.spare_values.pop().unwrap_or_default());
         }
         for ((slot, sensor), value) in m.values.iter_mut().zip(sensors).zip(reading.values) {
             set(&mut slot.name, &sensor.name);
