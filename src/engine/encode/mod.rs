@@ -17,7 +17,7 @@ pub enum Encoder {
     /// JSON objects.
     Json(JsonEncoder),
     /// `devsim.v1.Reading` protobuf messages.
-    Protobuf(ProtobufEncoder),
+    Protobuf(Box<ProtobufEncoder>),
 }
 
 impl Encoder {
@@ -25,7 +25,7 @@ impl Encoder {
     pub fn new(encoding: Encoding) -> Self {
         match encoding {
             Encoding::Json => Self::Json(JsonEncoder),
-            Encoding::Protobuf => Self::Protobuf(ProtobufEncoder::default()),
+            Encoding::Protobuf => Self::Protobuf(Box::default()),
         }
     }
 
