@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Builds kube-apiserver and kube-controller-manager v1.20 from Debian bookworm's source package
+# `kubernetes` (1.20.5+really1.20.2), for end-to-end tests against a real API server.
+#
+# No cluster can be downloaded here, but Debian ships the full source with vendor/. The vendored
+# reflect2 1.0.1 crashes under Go >= 1.18 on the first custom-resource write, so it and
+# json-iterator are replaced with Debian's packaged (fixed) versions before building.
+#
+# Binaries are cached under ${DEVSIM_CACHE:-~/.cache/devsim}/kube-1.20/bin; a second run is a
+# no-op. Needs root for apt-get. Prints the bin directory on success.
+set -euo pipefail
+
+cache="${DEVSIM_CACHE:-$HOME/.cache/devsim}"
+out="$cache/kube-1.20/bin"
+if [ -x "$out/kube-apiserver" ] && [ -x "$out/kube-controller-manager" ]; then
+  echo "$out"
+  exit 0
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+need=()
+for pkg in golang-go rsync etcd-server dpkg-dev golang-github-modern-go-reflect2-dev golang-github-json-iterator-go-dev; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ "${#need[@]}" -gt 0 ]; then
+  apt-get update -qq >&2
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
+fi
+
+# A private apt configuration whose sources also list deb-src, derived from the machine's own
+# sources, so the system's apt state is left alone.
+apt_dir="$cache/apt"
+mkdir -p "$apt_dir/lists/partial" "$apt_dir/sources.list.d"
+for f in /etc/apt/sources.list.d/*.sources; do
+  [ -e "$f" ] || continue
+  sed -E 's/^Types:[[:space:]]*deb[[:space:]]*$/Types: deb deb-src/' "$f" > "$apt_dir/sources.list.d/$(basename "$f")"
+done
+if [ -f /etc/apt/sources.list ]; then
+  sed -n 's/^deb /deb-src /p' /etc/apt/sources.list > "$apt_dir/sources.list.d/src.list"
+fi
+apt_opts=(-o "Dir::Etc::sourcelist=/dev/null" -o "Dir::Etc::sourceparts=$apt_dir/sources.list.d" -o "Dir::State::Lists=$apt_dir/lists")
+apt-get "${apt_opts[@]}" update -qq >&2
+
+src="$cache/kube-1.20/src"
+if [ ! -d "$src/kubernetes" ]; then
+  rm -rf "$src" && mkdir -p "$src"
+  (cd "$src" && apt-get "${apt_opts[@]}" source --download-only kubernetes >&2 \
+     && dpkg-source -x --skip-patches kubernetes_*.dsc kubernetes >&2)
+fi
+tree="$src/kubernetes"
+
+# Swap in Debian's reflect2 and json-iterator for the vendored ones.
+for pair in "github.com/modern-go/reflect2" "github.com/json-iterator/go"; do
+  rm -rf "$tree/vendor/$pair"
+  mkdir -p "$tree/vendor/$pair"
+  cp -a "/usr/share/gocode/src/$pair/." "$tree/vendor/$pair/"
+  # Debian's copies may carry their own go.mod/test files; the vendor tree wants sources only.
+  find "$tree/vendor/$pair" -name '*_test.go' -delete
+done
+
+cd "$tree"
+export GOFLAGS=-mod=vendor GO111MODULE=on GOTOOLCHAIN=local
+make WHAT=cmd/kube-apiserver >&2
+make WHAT=cmd/kube-controller-manager >&2
+mkdir -p "$out"
+cp _output/local/bin/linux/amd64/kube-apiserver _output/local/bin/linux/amd64/kube-controller-manager "$out/" 2>/dev/null \
+  || cp _output/bin/kube-apiserver _output/bin/kube-controller-manager "$out/"
+echo "$out"
