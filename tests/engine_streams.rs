@@ -35,8 +35,7 @@ fn drive(
 ) -> Vec<(String, Vec<u8>)> {
     let mut encoder = Encoder::new(plan.encoding);
     let mut out = Vec::new();
-    let mut now = from;
-    while now < to {
+    for now in poll_times(from, to) {
         loop {
             let outcome = worker.poll(now, usize::MAX, |r| {
                 let mut payload = Vec::new();
@@ -48,9 +47,16 @@ fn drive(
                 break;
             }
         }
-        now += 5 * MS;
     }
     out
+}
+
+/// Every 5 ms from `from`, and a last poll just before `to`: everything due before `to` is
+/// produced, so a worker taking devices over at `to` starts exactly where this one stopped.
+fn poll_times(from: u64, to: u64) -> impl Iterator<Item = u64> {
+    (from..to)
+        .step_by(5 * MS as usize)
+        .chain(std::iter::once(to - 1))
 }
 
 /// (device, seq) -> values, from JSON payloads.
@@ -193,8 +199,7 @@ fn a_full_queue_under_block_loses_and_duplicates_nothing() {
     let mut encoder = Encoder::new(p.encoding);
     let mut out = Vec::new();
     let mut calls = 0u64;
-    let mut now = 0;
-    while now < 3 * SEC {
+    for now in poll_times(0, 3 * SEC) {
         // Every third hand-over finds the queue full; the worker must retry the same reading.
         loop {
             let outcome = worker.poll(now, usize::MAX, |r| {
@@ -211,7 +216,6 @@ fn a_full_queue_under_block_loses_and_duplicates_nothing() {
                 break;
             }
         }
-        now += 5 * MS;
     }
     // Blocked readings are produced later, but the set of messages is identical.
     let (mut a, mut b) = (reference, out);
@@ -244,4 +248,54 @@ fn a_full_queue_under_drop_counts_what_it_skips() {
     assert_eq!(worker.counts().sent, accepted);
     assert_eq!(worker.counts().dropped, calls - accepted);
     assert!(worker.counts().dropped > 1_000);
+}
+
+#[test]
+fn live_resharding_inside_one_worker_keeps_every_sequence_exactly_once() {
+    // One worker per shard that drops and takes devices in place as the count goes 2 -> 3 -> 2.
+    let p = Arc::new(plan("seed: 8\nreplicas: 2"));
+    let mut workers: Vec<DeviceWorker> = (0..3)
+        .map(|shard| {
+            let devices = if shard < 2 {
+                devices_of_shard(p.devices, shard, 2)
+            } else {
+                Vec::new()
+            };
+            DeviceWorker::new(Arc::clone(&p), T0_MS, devices, 0)
+        })
+        .collect();
+    let mut messages = Vec::new();
+    let mut counts = 2u32;
+    for (phase, next) in [(0u64, 3u32), (1, 2), (2, 2)] {
+        let (from, to) = (phase * 5 * SEC, (phase + 1) * 5 * SEC);
+        for w in &mut workers {
+            messages.extend(drive(w, &p, from, to));
+        }
+        // Drop first everywhere, then take: nobody ever owns a device twice.
+        for (shard, w) in workers.iter_mut().enumerate() {
+            w.retain_devices(|d| devsim::engine::shard::shard_of(d, next) == shard as u32);
+        }
+        for (shard, w) in workers.iter_mut().enumerate() {
+            let taken: Vec<u32> = (0..p.devices)
+                .filter(|&d| devsim::engine::shard::shard_of(d, next) == shard as u32)
+                .filter(|&d| devsim::engine::shard::shard_of(d, counts) != shard as u32)
+                .collect();
+            w.add_devices(&taken, to);
+        }
+        counts = next;
+    }
+    let produced = index(&messages); // panics on any duplicate
+    for device in 0..p.devices {
+        let id = format!("dev-{device:08}");
+        let seqs: Vec<u64> = produced
+            .range((id.clone(), 0)..(id.clone(), u64::MAX))
+            .map(|(k, _)| k.1)
+            .collect();
+        assert_eq!(
+            seqs,
+            (0..seqs.len() as u64).collect::<Vec<_>>(),
+            "{id}: gap or disorder"
+        );
+        assert!(seqs.len() >= 145, "{id}: {} readings", seqs.len());
+    }
 }

@@ -79,28 +79,15 @@ impl DeviceWorker {
     ) -> Self {
         let generator = ReadingGenerator::new(&plan, unix_t0_ms);
         let stride = plan.max_sensors();
-        let interval_ns = generator.schedule().interval_ns();
-        let mut wheel = TimerWheel::new(interval_ns + interval_ns / 2, start_ns);
         let end_ns = plan.duration.map_or(u64::MAX, |d| {
             u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
         });
-        let mut next_seq = Vec::with_capacity(devices.len());
-        for (local, &device) in devices.iter().enumerate() {
-            let seq = generator.schedule().first_seq_at_or_after(device, start_ns);
-            let due = generator.schedule().due_ns(device, seq);
-            if due < end_ns {
-                wheel.insert(local as u32, due);
-            }
-            // Flagged until the device's state is rebuilt, lazily at its first reading, which
-            // spreads the warm-up cost over the first interval instead of the start-up.
-            next_seq.push(seq | WARM_FLAG);
-        }
-        Self {
-            state: vec![0.0; devices.len() * stride],
+        let mut worker = Self {
+            state: Vec::with_capacity(devices.len() * stride),
             stride,
-            devices,
-            next_seq,
-            wheel,
+            next_seq: Vec::with_capacity(devices.len()),
+            devices: Vec::with_capacity(devices.len()),
+            wheel: Self::empty_wheel(&generator, start_ns),
             ready: std::collections::VecDeque::new(),
             drained: Vec::new(),
             device_id: String::with_capacity(plan.device_id_prefix.len() + 16),
@@ -111,7 +98,73 @@ impl DeviceWorker {
             end_ns,
             generator,
             plan,
+        };
+        worker.add_devices(&devices, start_ns);
+        worker
+    }
+
+    /// A wheel spanning an interval plus the largest jitter, so no due time laps its cursor.
+    fn empty_wheel(generator: &ReadingGenerator, start_ns: u64) -> TimerWheel {
+        let interval_ns = generator.schedule().interval_ns();
+        TimerWheel::new(interval_ns + interval_ns / 2, start_ns)
+    }
+
+    /// Takes `devices` over at `start_ns`: each starts with its first reading due at or after
+    /// that time, so a device handed over from another process continues its sequence.
+    pub fn add_devices(&mut self, devices: &[u32], start_ns: u64) {
+        for &device in devices {
+            let local = self.devices.len() as u32;
+            let seq = self
+                .generator
+                .schedule()
+                .first_seq_at_or_after(device, start_ns);
+            let due = self.generator.schedule().due_ns(device, seq);
+            if due < self.end_ns {
+                self.wheel.insert(local, due);
+            }
+            self.devices.push(device);
+            // Flagged until the device's state is rebuilt, lazily at its first reading, which
+            // spreads the warm-up cost over the first interval instead of the start-up.
+            self.next_seq.push(seq | WARM_FLAG);
+            self.state.extend(std::iter::repeat_n(0.0, self.stride));
         }
+    }
+
+    /// Stops producing every device for which `keep` is false, at once; returns how many were
+    /// removed. The devices kept carry on with their sequence numbers and state untouched.
+    pub fn retain_devices(&mut self, keep: impl Fn(u32) -> bool) -> usize {
+        let before = self.devices.len();
+        let cursor_ns = self.wheel.next_slot_start_ns();
+        let mut wheel = Self::empty_wheel(&self.generator, cursor_ns);
+        let mut kept = 0usize;
+        for local in 0..before {
+            let device = self.devices[local];
+            if !keep(device) {
+                continue;
+            }
+            self.devices[kept] = device;
+            self.next_seq[kept] = self.next_seq[local];
+            self.state.copy_within(
+                local * self.stride..(local + 1) * self.stride,
+                kept * self.stride,
+            );
+            let due = self
+                .generator
+                .schedule()
+                .due_ns(device, self.next_seq[kept] & !WARM_FLAG);
+            if due < self.end_ns {
+                wheel.insert(kept as u32, due);
+            }
+            kept += 1;
+        }
+        self.devices.truncate(kept);
+        self.next_seq.truncate(kept);
+        self.state.truncate(kept * self.stride);
+        // Entries already opened are re-filed in the new wheel, whose cursor slot holds
+        // everything overdue.
+        self.ready.clear();
+        self.wheel = wheel;
+        before - kept
     }
 
     /// Number of devices this worker owns.
