@@ -212,6 +212,7 @@ async fn pipeline<S: MessageSink>(
             shards: vec![0],
             unix_t0_ms: t0,
             unix_start_ms: t0,
+            exit_when_done: true,
         },
         Arc::clone(&sink),
     );

@@ -30,6 +30,7 @@ async fn produce_and_verify(compression: &str, acks: &str) {
             shards: vec![0, 1],
             unix_t0_ms: now,
             unix_start_ms: now,
+            exit_when_done: true,
         },
         Arc::clone(&sink),
     );

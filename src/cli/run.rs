@@ -122,6 +122,7 @@ pub(super) async fn run(args: RunArgs) -> u8 {
             shards: (0..plan.replicas).collect(),
             unix_t0_ms: t0_ms,
             unix_start_ms: t0_ms,
+            exit_when_done: true,
         },
         Arc::clone(&sink),
     );

@@ -28,7 +28,7 @@ pub enum Delivery {
 /// Why [`DeviceWorker::poll`] returned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PollOutcome {
-    /// Nothing is due before this time (nanoseconds after `t0`).
+    /// Nothing is due before this time (nanoseconds after `t0`; `u64::MAX`: nothing scheduled).
     IdleUntil(u64),
     /// The message budget was used up; more readings are due now.
     BudgetSpent,
@@ -222,6 +222,10 @@ impl DeviceWorker {
             self.ready.pop_front();
             self.reschedule(local);
             produced += 1;
+        }
+        if self.wheel.is_empty() {
+            // Nothing is scheduled at all: only new devices can bring work.
+            return PollOutcome::IdleUntil(u64::MAX);
         }
         PollOutcome::IdleUntil(self.wheel.next_slot_start_ns())
     }

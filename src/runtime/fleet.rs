@@ -4,14 +4,14 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use hdrhistogram::Histogram;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use super::MessageSink;
 use super::report::Snapshot;
-use super::task::{RateLimiter, SimClock, TaskCounters, run_task};
+use super::task::{RateLimiter, SimClock, TaskCommand, TaskContext, TaskCounters, run_task};
 use crate::engine::plan::SimulationPlan;
-use crate::engine::shard::{group_by_shard, split_for_workers};
+use crate::engine::shard::{group_by_shard, shard_of, split_for_workers};
 use crate::engine::worker::DeviceWorker;
 
 /// What to run.
@@ -27,6 +27,9 @@ pub struct FleetConfig {
     /// its first reading due at or after it. Leave the tasks time to build their state (see
     /// [`startup_allowance`]), or the first readings are late.
     pub unix_start_ms: i64,
+    /// End each task once a bounded run's last reading is produced (`devsim run`); a worker
+    /// process keeps its tasks waiting for devices instead.
+    pub exit_when_done: bool,
 }
 
 /// Time to leave between starting a fleet and its first readings, so that building the
@@ -36,14 +39,22 @@ pub fn startup_allowance(devices: u32) -> std::time::Duration {
         + std::time::Duration::from_nanos(100 * u64::from(devices))
 }
 
+/// One producer task as the fleet sees it.
+struct TaskHandle {
+    shard: u32,
+    commands: mpsc::UnboundedSender<TaskCommand>,
+    counters: Arc<TaskCounters>,
+}
+
 /// Running producer tasks and their counters.
 pub struct Fleet {
+    plan: Arc<SimulationPlan>,
     tasks: JoinSet<()>,
-    counters: Vec<Arc<TaskCounters>>,
+    handles: Vec<TaskHandle>,
+    clock: SimClock,
     shutdown: watch::Sender<bool>,
     /// Tasks still running; lets a caller wait for the end without owning the join set.
     running: watch::Sender<usize>,
-    devices: u64,
 }
 
 impl Fleet {
@@ -56,15 +67,13 @@ impl Fleet {
             u64::try_from(config.unix_start_ms - config.unix_t0_ms).unwrap_or(0) * 1_000_000;
         let clock = SimClock::new(config.unix_t0_ms);
         let mut tasks = JoinSet::new();
-        let mut counters = Vec::new();
-        let mut devices = 0;
-        let mut by_shard = group_by_shard(plan.devices, plan.replicas, &config.shards);
-        for shard_devices in by_shard.drain(..) {
-            devices += shard_devices.len() as u64;
+        let mut handles = Vec::new();
+        let by_shard = group_by_shard(plan.devices, plan.replicas, &config.shards);
+        for (&shard, shard_devices) in config.shards.iter().zip(by_shard) {
             for part in split_for_workers(&shard_devices, plan.workers_per_replica) {
                 let worker = DeviceWorker::new(Arc::clone(plan), config.unix_t0_ms, part, start_ns);
-                let task_counters = Arc::new(TaskCounters::default());
-                counters.push(Arc::clone(&task_counters));
+                let counters = Arc::new(TaskCounters::default());
+                let (commands, commands_rx) = mpsc::unbounded_channel();
                 // Each task gets an equal share of the global cap; shares of all replicas add up to it.
                 let limiter = plan.max_messages_per_second.map(|cap| {
                     let replicas_total =
@@ -73,13 +82,22 @@ impl Fleet {
                 });
                 let task = run_task(
                     worker,
-                    plan.encoding,
-                    Arc::clone(&sink),
-                    clock,
-                    limiter,
-                    task_counters,
-                    shutdown_rx.clone(),
+                    TaskContext {
+                        encoding: plan.encoding,
+                        sink: Arc::clone(&sink),
+                        clock,
+                        limiter,
+                        counters: Arc::clone(&counters),
+                        shutdown: shutdown_rx.clone(),
+                        commands: commands_rx,
+                        exit_when_done: config.exit_when_done,
+                    },
                 );
+                handles.push(TaskHandle {
+                    shard,
+                    commands,
+                    counters,
+                });
                 let running = running.clone();
                 running.send_modify(|n| *n += 1);
                 tasks.spawn(async move {
@@ -89,17 +107,69 @@ impl Fleet {
             }
         }
         Self {
+            plan: Arc::clone(plan),
             tasks,
-            counters,
+            handles,
+            clock,
             shutdown,
             running,
-            devices,
         }
     }
 
-    /// Devices simulated by this process.
+    /// Devices the tasks currently own.
     pub fn devices(&self) -> u64 {
-        self.devices
+        self.handles
+            .iter()
+            .map(|h| h.counters.devices.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// Engine time now: nanoseconds after `t0`.
+    pub fn now_ns(&self) -> u64 {
+        self.clock.now_ns()
+    }
+
+    /// Stops, at once, every device that its shard no longer owns with `shards` shards: the
+    /// first half of a re-shard, done before anyone takes those devices over.
+    pub fn release_for(&self, shards: u32) {
+        for h in &self.handles {
+            let _ = h.commands.send(TaskCommand::Retain {
+                shards,
+                shard: h.shard,
+            });
+        }
+    }
+
+    /// Takes over, from `start_ns`, the devices each shard gains going from `old_shards` to
+    /// `new_shards`: the second half of a re-shard, once their old owners have released them.
+    /// Returns how many devices were taken over.
+    pub fn take_over(&self, old_shards: u32, new_shards: u32, start_ns: u64) -> u64 {
+        let mut taken = 0;
+        let shards: Vec<u32> = {
+            let mut s: Vec<u32> = self.handles.iter().map(|h| h.shard).collect();
+            s.dedup();
+            s
+        };
+        let gained = group_by_shard(self.plan.devices, new_shards, &shards);
+        for (&shard, devices) in shards.iter().zip(gained) {
+            let devices: Vec<u32> = devices
+                .into_iter()
+                .filter(|&d| old_shards == 0 || shard_of(d, old_shards) != shard)
+                .collect();
+            taken += devices.len() as u64;
+            let handles: Vec<&TaskHandle> =
+                self.handles.iter().filter(|h| h.shard == shard).collect();
+            for (handle, part) in handles
+                .iter()
+                .zip(split_for_workers(&devices, handles.len() as u32))
+            {
+                let _ = handle.commands.send(TaskCommand::Add {
+                    devices: part,
+                    start_ns,
+                });
+            }
+        }
+        taken
     }
 
     /// Asks every task to stop after its current batch.
@@ -129,7 +199,7 @@ impl Fleet {
         let mut lag = Histogram::<u64>::new_with_bounds(1_000, 3_600_000_000_000, 2)
             .expect("static bounds are valid");
         let (mut sent, mut dropped, mut rejected) = (0, 0, 0);
-        for c in &self.counters {
+        for c in self.handles.iter().map(|h| &h.counters) {
             sent += c.sent.load(Ordering::Relaxed);
             dropped += c.dropped.load(Ordering::Relaxed);
             rejected += c.rejected.load(Ordering::Relaxed);

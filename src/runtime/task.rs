@@ -5,11 +5,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use super::MessageSink;
 use crate::engine::encode::Encoder;
 use crate::engine::plan::Encoding;
+use crate::engine::shard::shard_of;
 use crate::engine::worker::{DeviceWorker, PollOutcome};
 
 /// Readings produced between two yields to the scheduler: large enough to amortise the poll,
@@ -21,6 +22,8 @@ const BLOCKED_BACKOFF: Duration = Duration::from_millis(1);
 /// it. Below saturation that is all of them; a saturated run stops here instead of working off a
 /// backlog, so each device's stream simply ends a little earlier (truncated, never gapped).
 const END_GRACE: Duration = Duration::from_millis(500);
+/// How long a task with nothing scheduled sleeps between checks; commands wake it earlier.
+const IDLE_CHECK: Duration = Duration::from_secs(1);
 /// How often a task folds its lag histogram into the shared one.
 const LAG_MERGE_PERIOD: Duration = Duration::from_millis(250);
 
@@ -33,6 +36,8 @@ pub struct TaskCounters {
     pub dropped: AtomicU64,
     /// Readings the sink refused outright.
     pub rejected: AtomicU64,
+    /// Devices the task currently owns.
+    pub devices: AtomicU64,
     /// Schedule lag in nanoseconds.
     pub lag_ns: Mutex<Histogram<u64>>,
 }
@@ -43,6 +48,7 @@ impl Default for TaskCounters {
             sent: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
+            devices: AtomicU64::new(0),
             lag_ns: Mutex::new(
                 Histogram::new_with_bounds(1_000, 3_600_000_000_000, 2)
                     .expect("static bounds are valid"),
@@ -128,25 +134,84 @@ impl RateLimiter {
     }
 }
 
-/// Runs `worker` until it has produced everything before the end of the run, or until
-/// `shutdown` turns true.
-pub async fn run_task<S: MessageSink>(
-    mut worker: DeviceWorker,
-    encoding: Encoding,
-    sink: Arc<S>,
-    clock: SimClock,
-    mut limiter: Option<RateLimiter>,
-    counters: Arc<TaskCounters>,
-    mut shutdown: watch::Receiver<bool>,
-) {
+/// A change to a running task's devices.
+#[derive(Debug)]
+pub enum TaskCommand {
+    /// Stop, at once, every device that `shard` no longer owns out of `shards`.
+    Retain {
+        /// The new shard count.
+        shards: u32,
+        /// The shard this task belongs to.
+        shard: u32,
+    },
+    /// Take these devices over, each from its first reading due at or after `start_ns`.
+    Add {
+        /// Device indices.
+        devices: Vec<u32>,
+        /// Take-over time, ns after t0.
+        start_ns: u64,
+    },
+}
+
+/// Everything a task needs besides its worker.
+pub struct TaskContext<S> {
+    /// Message encoding.
+    pub encoding: Encoding,
+    /// Where messages go.
+    pub sink: Arc<S>,
+    /// Engine time.
+    pub clock: SimClock,
+    /// This task's share of the rate cap.
+    pub limiter: Option<RateLimiter>,
+    /// Published figures.
+    pub counters: Arc<TaskCounters>,
+    /// Turns true when the fleet stops.
+    pub shutdown: watch::Receiver<bool>,
+    /// Device changes.
+    pub commands: mpsc::UnboundedReceiver<TaskCommand>,
+    /// End the task once a bounded run's last reading is produced (else wait for commands).
+    pub exit_when_done: bool,
+}
+
+fn apply(worker: &mut DeviceWorker, command: TaskCommand, counters: &TaskCounters) {
+    match command {
+        TaskCommand::Retain { shards, shard } => {
+            worker.retain_devices(|d| shard_of(d, shards) == shard);
+        }
+        TaskCommand::Add { devices, start_ns } => worker.add_devices(&devices, start_ns),
+    }
+    counters
+        .devices
+        .store(worker.device_count() as u64, Ordering::Relaxed);
+}
+
+/// Runs `worker` until the fleet stops, or (with `exit_when_done`) until it has produced
+/// everything before the end of a bounded run.
+pub async fn run_task<S: MessageSink>(mut worker: DeviceWorker, context: TaskContext<S>) {
+    let TaskContext {
+        encoding,
+        sink,
+        clock,
+        mut limiter,
+        counters,
+        mut shutdown,
+        mut commands,
+        exit_when_done,
+    } = context;
+    counters
+        .devices
+        .store(worker.device_count() as u64, Ordering::Relaxed);
     let mut encoder = Encoder::new(encoding);
     let mut payload = Vec::with_capacity(1024);
     let mut published = worker.counts().clone();
     let mut last_merge = Instant::now();
     let stop_at_ns = worker.end_ns().saturating_add(END_GRACE.as_nanos() as u64);
     loop {
-        if *shutdown.borrow() || clock.now_ns() >= stop_at_ns {
+        if *shutdown.borrow() || (exit_when_done && clock.now_ns() >= stop_at_ns) {
             break;
+        }
+        while let Ok(command) = commands.try_recv() {
+            apply(&mut worker, command, &counters);
         }
         let budget = match limiter.as_mut() {
             Some(l) => l.available().min(BATCH),
@@ -189,7 +254,8 @@ pub async fn run_task<S: MessageSink>(
                 continue;
             }
             Some(PollOutcome::Blocked) => BLOCKED_BACKOFF,
-            Some(PollOutcome::IdleUntil(_)) if worker.finished() => break,
+            Some(PollOutcome::IdleUntil(_)) if exit_when_done && worker.finished() => break,
+            Some(PollOutcome::IdleUntil(u64::MAX)) => IDLE_CHECK,
             Some(PollOutcome::IdleUntil(t)) => clock
                 .instant_at(t)
                 .saturating_duration_since(tokio::time::Instant::now()),
@@ -197,6 +263,7 @@ pub async fn run_task<S: MessageSink>(
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = shutdown.changed() => {}
+            Some(command) = commands.recv() => apply(&mut worker, command, &counters),
         }
     }
     merge_lag(&mut worker, &counters);
