@@ -213,6 +213,7 @@ async fn pipeline<S: MessageSink>(
             unix_t0_ms: t0,
             unix_start_ms: t0,
             exit_when_done: true,
+            idle: false,
         },
         Arc::clone(&sink),
     );

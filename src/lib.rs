@@ -9,6 +9,8 @@
 //! - [`kafka`]: the rdkafka producer sink and the embedded mock cluster (no `kube`).
 //! - [`verify`]: consumes a topic and proves every device's stream is complete and unduplicated.
 //! - [`metrics`]: Prometheus metrics and the `/metrics`, `/healthz`, `/readyz` endpoints.
+//! - [`operator`]: the kube-runtime controller: StatefulSet, Service, status, events, lease.
+//! - [`worker`]: one shard in a worker pod: hand-off on re-shard, its own status entry.
 //! - [`cli`]: the `devsim` subcommands; `main.rs` only dispatches to them.
 
 #![forbid(unsafe_code)]
@@ -19,5 +21,7 @@ pub mod crd;
 pub mod engine;
 pub mod kafka;
 pub mod metrics;
+pub mod operator;
 pub mod runtime;
 pub mod verify;
+pub mod worker;

@@ -175,27 +175,45 @@ impl Metrics {
     }
 }
 
-/// Serves the admin endpoints on `addr` in the background; returns the bound address.
-pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> std::io::Result<SocketAddr> {
+/// What the admin endpoints expose: implemented by the simulation metrics and the operator's.
+pub trait AdminState: Send + Sync + 'static {
+    /// The metrics in Prometheus text format.
+    fn render(&self) -> String;
+    /// Whether `/readyz` answers 200.
+    fn ready(&self) -> bool;
+}
+
+impl AdminState for Metrics {
+    fn render(&self) -> String {
+        Metrics::render(self)
+    }
+    fn ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed)
+    }
+}
+
+/// Serves `/metrics`, `/healthz` and `/readyz` on `addr` in the background; returns the bound
+/// address.
+pub async fn serve<A: AdminState>(addr: SocketAddr, state: Arc<A>) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
     let app = Router::new()
         .route(
             "/metrics",
-            get(|State(m): State<Arc<Metrics>>| async move { m.render() }),
+            get(|State(s): State<Arc<A>>| async move { s.render() }),
         )
         .route("/healthz", get(|| async { "ok" }))
         .route(
             "/readyz",
-            get(|State(m): State<Arc<Metrics>>| async move {
-                if m.ready.load(Ordering::Relaxed) {
+            get(|State(s): State<Arc<A>>| async move {
+                if s.ready() {
                     (StatusCode::OK, "ready")
                 } else {
                     (StatusCode::SERVICE_UNAVAILABLE, "not ready")
                 }
             }),
         )
-        .with_state(metrics);
+        .with_state(state);
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "admin endpoint stopped");

@@ -31,6 +31,7 @@ async fn produce_and_verify(compression: &str, acks: &str) {
             unix_t0_ms: now,
             unix_start_ms: now,
             exit_when_done: true,
+            idle: false,
         },
         Arc::clone(&sink),
     );

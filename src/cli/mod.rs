@@ -1,6 +1,7 @@
 //! The `devsim` subcommands.
 
 mod broker;
+mod cluster;
 mod crd;
 mod run;
 mod verify;
@@ -62,6 +63,10 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     /// Print the DeviceSimulation CustomResourceDefinition as YAML.
     Crd,
+    /// Run the Kubernetes operator (reconciles DeviceSimulations into worker StatefulSets).
+    Operator(cluster::OperatorArgs),
+    /// Run one shard of a simulation in a worker pod.
+    Worker(cluster::WorkerArgs),
 }
 
 /// Sets up `tracing` from `RUST_LOG` (default `info`), as text or JSON, on standard error.
@@ -84,6 +89,8 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Run(args) => with_runtime(run::run(args)),
         Command::Broker(args) => with_runtime(broker::run(args)),
         Command::Verify(args) => with_runtime(verify::run(args)),
+        Command::Operator(args) => with_runtime(cluster::run_operator(args)),
+        Command::Worker(args) => with_runtime(cluster::run_worker(args)),
     };
     ExitCode::from(code)
 }

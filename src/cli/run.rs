@@ -123,6 +123,7 @@ pub(super) async fn run(args: RunArgs) -> u8 {
             unix_t0_ms: t0_ms,
             unix_start_ms: t0_ms,
             exit_when_done: true,
+            idle: false,
         },
         Arc::clone(&sink),
     );

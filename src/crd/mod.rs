@@ -11,7 +11,7 @@ mod status;
 
 pub use kafka::{Acks, Compression, KafkaSpec, Partitioner};
 pub use sensors::{DeviceProfileSpec, SensorSpec, SensorType};
-pub use status::{DeviceSimulationStatus, Phase, ShardStatus};
+pub use status::{DeviceSimulationStatus, Phase, ShardStatus, Totals};
 
 use kube::{CustomResource, CustomResourceExt};
 use schemars::JsonSchema;
@@ -154,6 +154,10 @@ pub struct DeviceSimulationSpec {
     /// Stop producing without losing the totals; set back to false to resume.
     #[serde(default)]
     pub paused: bool,
+
+    /// CPU and memory of each worker pod (requests and limits), as for any container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_resources: Option<k8s_openapi::api::core::v1::ResourceRequirements>,
 }
 
 /// Slow changes of each sensor's mean over time.

@@ -47,10 +47,32 @@ pub struct DeviceSimulationStatus {
     /// Messages per second over the last report period, over all shards.
     #[serde(default)]
     pub messages_per_second: f64,
+    /// Totals of shards that no longer exist (their entries were pruned after a scale-down),
+    /// so that the simulation's totals never go backwards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retired: Option<Totals>,
     /// Figures reported by each worker, keyed by shard index.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["index"]))]
     pub shards: Vec<ShardStatus>,
+}
+
+/// Message counts.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Totals {
+    /// Messages handed to the producer.
+    #[serde(default)]
+    pub messages_sent: u64,
+    /// Messages acknowledged by the brokers.
+    #[serde(default)]
+    pub messages_delivered: u64,
+    /// Messages that failed delivery.
+    #[serde(default)]
+    pub messages_failed: u64,
+    /// Readings dropped by the `drop` overflow policy.
+    #[serde(default)]
+    pub messages_dropped: u64,
 }
 
 /// Lifecycle phase of a simulation.
@@ -98,6 +120,13 @@ pub struct ShardStatus {
     /// 99th percentile of the schedule lag, in milliseconds.
     #[serde(default)]
     pub schedule_lag_p99_ms: f64,
+    /// Devices taken over after the hand-off timeout instead of on confirmation: each may have
+    /// a short gap in its sequence.
+    #[serde(default)]
+    pub handoff_timeouts: u64,
+    /// The latest Kafka or configuration error the worker saw, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
     /// When the worker last reported (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated: Option<String>,

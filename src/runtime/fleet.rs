@@ -30,6 +30,9 @@ pub struct FleetConfig {
     /// End each task once a bounded run's last reading is produced (`devsim run`); a worker
     /// process keeps its tasks waiting for devices instead.
     pub exit_when_done: bool,
+    /// Start owning no device; devices come later through [`Fleet::take_over`] (a worker
+    /// process, which must wait for the other shards to release them).
+    pub idle: bool,
 }
 
 /// Time to leave between starting a fleet and its first readings, so that building the
@@ -68,7 +71,11 @@ impl Fleet {
         let clock = SimClock::new(config.unix_t0_ms);
         let mut tasks = JoinSet::new();
         let mut handles = Vec::new();
-        let by_shard = group_by_shard(plan.devices, plan.replicas, &config.shards);
+        let by_shard = if config.idle {
+            vec![Vec::new(); config.shards.len()]
+        } else {
+            group_by_shard(plan.devices, plan.replicas, &config.shards)
+        };
         for (&shard, shard_devices) in config.shards.iter().zip(by_shard) {
             for part in split_for_workers(&shard_devices, plan.workers_per_replica) {
                 let worker = DeviceWorker::new(Arc::clone(plan), config.unix_t0_ms, part, start_ns);

@@ -1,0 +1,143 @@
+//! `devsim operator` and `devsim worker`: the in-cluster commands.
+
+use std::time::Duration;
+
+use clap::Args;
+
+use super::{EXIT_FAILED, EXIT_INVALID, EXIT_OK};
+use crate::config::duration::parse_duration;
+use crate::operator::{self, OperatorConfig, build::BuildConfig};
+use crate::worker::{self, WorkerConfig};
+
+/// Flags of `devsim operator`.
+#[derive(Debug, Args)]
+pub struct OperatorArgs {
+    /// Watch only this namespace (default: all namespaces).
+    #[arg(long, env = "DEVSIM_WATCH_NAMESPACE")]
+    pub namespace: Option<String>,
+    /// Image of the worker pods (normally the operator's own image).
+    #[arg(long, env = "DEVSIM_WORKER_IMAGE", default_value = "devsim:latest")]
+    pub worker_image: String,
+    /// Pull policy of the worker image.
+    #[arg(
+        long,
+        env = "DEVSIM_WORKER_IMAGE_PULL_POLICY",
+        default_value = "IfNotPresent"
+    )]
+    pub worker_image_pull_policy: String,
+    /// Address of /metrics, /healthz and /readyz.
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    pub metrics_addr: std::net::SocketAddr,
+    /// Hold a Lease before reconciling, so that only one of several replicas acts.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub leader_election: bool,
+    /// Namespace of the Lease (default: the pod's namespace, else "default").
+    #[arg(long, env = "POD_NAMESPACE")]
+    pub lease_namespace: Option<String>,
+    /// This replica's identity in the Lease (default: the pod name, else the host name).
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
+}
+
+/// Flags of `devsim worker`.
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// Name of the DeviceSimulation this worker belongs to.
+    #[arg(long)]
+    pub simulation: String,
+    /// This pod's name (from the downward API); its ordinal is the shard index.
+    #[arg(long, env = "POD_NAME")]
+    pub pod_name: String,
+    /// This pod's namespace (from the downward API).
+    #[arg(long, env = "POD_NAMESPACE")]
+    pub namespace: String,
+    /// Address of /metrics, /healthz and /readyz.
+    #[arg(long, default_value = "0.0.0.0:9400")]
+    pub metrics_addr: std::net::SocketAddr,
+    /// How often the worker reports its figures into the status.
+    #[arg(long, default_value = "5s")]
+    pub report_every: String,
+    /// How long a re-shard waits for every shard to confirm before taking devices over anyway.
+    #[arg(long, default_value = "30s")]
+    pub handoff_timeout: String,
+}
+
+async fn client() -> Result<kube::Client, u8> {
+    kube::Client::try_default().await.map_err(|e| {
+        eprintln!("error: cannot reach the Kubernetes API (in-cluster config or KUBECONFIG): {e}");
+        EXIT_FAILED
+    })
+}
+
+pub(super) async fn run_operator(args: OperatorArgs) -> u8 {
+    let client = match client().await {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let identity = args
+        .identity
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| format!("devsim-operator-{}", std::process::id()));
+    let config = OperatorConfig {
+        namespace: args.namespace,
+        build: BuildConfig {
+            worker_image: args.worker_image,
+            image_pull_policy: args.worker_image_pull_policy,
+        },
+        metrics_addr: args.metrics_addr,
+        leader_lease: args.leader_election.then(|| {
+            (
+                args.lease_namespace.unwrap_or_else(|| "default".into()),
+                "devsim-operator".to_owned(),
+            )
+        }),
+        identity,
+    };
+    match operator::run(client, config).await {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            EXIT_FAILED
+        }
+    }
+}
+
+pub(super) async fn run_worker(args: WorkerArgs) -> u8 {
+    let (report_every, handoff_timeout) = match (
+        parse_duration(&args.report_every),
+        parse_duration(&args.handoff_timeout),
+    ) {
+        (Ok(r), Ok(h)) if r >= Duration::from_millis(100) => (r, h),
+        (Ok(_), Ok(_)) => {
+            eprintln!("error: --report-every: must be at least 100ms");
+            return EXIT_INVALID;
+        }
+        (Err(e), _) => {
+            eprintln!("error: --report-every: {e}");
+            return EXIT_INVALID;
+        }
+        (_, Err(e)) => {
+            eprintln!("error: --handoff-timeout: {e}");
+            return EXIT_INVALID;
+        }
+    };
+    let client = match client().await {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let config = WorkerConfig {
+        simulation: args.simulation,
+        namespace: args.namespace,
+        pod_name: args.pod_name,
+        metrics_addr: args.metrics_addr,
+        report_every,
+        handoff_timeout,
+    };
+    match worker::run(client, config).await {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            EXIT_FAILED
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! `devsim operator`: the kube-runtime Controller that turns each DeviceSimulation into a
+//! StatefulSet of sharded workers and a headless Service, and reports status back into it.
+//!
+//! Pipeline per reconcile (see [`reconcile`]): dereference -> validate -> decide (pure) ->
+//! prune -> apply -> status -> events.
+
+pub mod build;
+pub mod error;
+pub mod leader;
+pub mod reconcile;
+pub mod status;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::Client;
+use kube::api::Api;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::watcher;
+use prometheus::{
+    Encoder as _, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+};
+
+use crate::crd::DeviceSimulation;
+use build::BuildConfig;
+use error::Error;
+
+/// Shared by every reconcile.
+pub struct Context {
+    /// API client.
+    pub client: Client,
+    /// Publishes Kubernetes events about simulations.
+    pub recorder: Recorder,
+    /// Reconcile counts, errors and durations.
+    pub metrics: Arc<OperatorMetrics>,
+    /// How worker pods are built.
+    pub build: BuildConfig,
+}
+
+/// Reconcile metrics, served on the operator's `/metrics`.
+pub struct OperatorMetrics {
+    registry: Registry,
+    reconciles: IntCounterVec,
+    errors: IntCounterVec,
+    duration: HistogramVec,
+    ready: std::sync::atomic::AtomicBool,
+}
+
+impl Default for OperatorMetrics {
+    fn default() -> Self {
+        let registry = Registry::new();
+        let reconciles = IntCounterVec::new(
+            Opts::new("devsim_reconciles_total", "Reconciles run"),
+            &["outcome"],
+        )
+        .expect("metric names are valid");
+        let errors = IntCounterVec::new(
+            Opts::new(
+                "devsim_reconcile_errors_total",
+                "Reconciles that failed, by fixed category",
+            ),
+            &["category"],
+        )
+        .expect("metric names are valid");
+        let duration = HistogramVec::new(
+            HistogramOpts::new(
+                "devsim_reconcile_duration_seconds",
+                "Time one reconcile takes",
+            )
+            .buckets(vec![
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ]),
+            &[],
+        )
+        .expect("metric names are valid");
+        for m in [
+            Box::new(reconciles.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(errors.clone()),
+            Box::new(duration.clone()),
+        ] {
+            registry.register(m).expect("metric names are unique");
+        }
+        Self {
+            registry,
+            reconciles,
+            errors,
+            duration,
+            ready: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+}
+
+impl OperatorMetrics {
+    /// Records one reconcile and its error category, if it failed.
+    pub fn observe(&self, took: Duration, error: Option<&'static str>) {
+        self.duration
+            .with_label_values(&[] as &[&str])
+            .observe(took.as_secs_f64());
+        self.reconciles
+            .with_label_values(&[if error.is_some() { "error" } else { "ok" }])
+            .inc();
+        if let Some(category) = error {
+            self.errors.with_label_values(&[category]).inc();
+        }
+    }
+}
+
+impl crate::metrics::AdminState for OperatorMetrics {
+    fn render(&self) -> String {
+        let mut out = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut out)
+            .expect("encoding into a Vec cannot fail");
+        String::from_utf8(out).expect("the text format is UTF-8")
+    }
+    fn ready(&self) -> bool {
+        self.ready.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// How the operator runs.
+#[derive(Clone, Debug)]
+pub struct OperatorConfig {
+    /// Watch only this namespace; all namespaces when unset.
+    pub namespace: Option<String>,
+    /// Worker pods.
+    pub build: BuildConfig,
+    /// Admin endpoints.
+    pub metrics_addr: std::net::SocketAddr,
+    /// Lease to hold before reconciling (namespace, name); None disables leader election.
+    pub leader_lease: Option<(String, String)>,
+    /// This replica's identity (its pod name).
+    pub identity: String,
+}
+
+/// A transient failure: try again soon.
+fn error_policy(_sim: Arc<DeviceSimulation>, error: &Error, _ctx: Arc<Context>) -> Action {
+    tracing::warn!(%error, category = error.category(), "reconcile failed; retrying");
+    Action::requeue(Duration::from_secs(5))
+}
+
+/// Runs the operator until SIGTERM/Ctrl-C, or until it loses its lease.
+pub async fn run(client: Client, config: OperatorConfig) -> anyhow::Result<()> {
+    let metrics = Arc::new(OperatorMetrics::default());
+    let bound = crate::metrics::serve(config.metrics_addr, Arc::clone(&metrics)).await?;
+    tracing::info!(%bound, "admin endpoints up");
+
+    let mut lost_lease: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> =
+        Box::pin(std::future::pending());
+    if let Some((namespace, name)) = &config.leader_lease {
+        let election = leader::LeaderElection::new(
+            Api::<Lease>::namespaced(client.clone(), namespace),
+            name,
+            &config.identity,
+        );
+        election.acquire().await;
+        lost_lease = Box::pin(async move { election.hold().await });
+    }
+    metrics
+        .ready
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+
+    let (sims, sets) = match &config.namespace {
+        Some(ns) => (
+            Api::<DeviceSimulation>::namespaced(client.clone(), ns),
+            Api::<StatefulSet>::namespaced(client.clone(), ns),
+        ),
+        None => (
+            Api::<DeviceSimulation>::all(client.clone()),
+            Api::<StatefulSet>::all(client.clone()),
+        ),
+    };
+    let reporter = Reporter {
+        controller: "devsim-operator".into(),
+        instance: Some(config.identity.clone()),
+    };
+    let context = Arc::new(Context {
+        recorder: Recorder::new(client.clone(), reporter),
+        client,
+        metrics,
+        build: config.build,
+    });
+    let controller = Controller::new(sims, watcher::Config::default())
+        .owns(
+            sets,
+            watcher::Config::default().labels("app.kubernetes.io/name=devsim"),
+        )
+        .shutdown_on_signal()
+        .run(reconcile::reconcile, error_policy, context)
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "controller event");
+            }
+        });
+    tokio::select! {
+        _ = controller => Ok(()),
+        _ = &mut lost_lease => anyhow::bail!("lost the leader lease; exiting so that a fresh replica can take over"),
+    }
+}

@@ -1,0 +1,198 @@
+//! One reconcile of a DeviceSimulation: dereference -> validate -> decide -> prune -> apply ->
+//! status -> events. The decisions are pure ([`super::build`], [`super::status`]); this file
+//! only does the I/O.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType};
+use kube::{Resource, ResourceExt};
+use serde_json::json;
+
+use super::Context;
+use super::build::{service, stateful_set, workers_name};
+use super::error::{Error, kube};
+use super::status::{Decision, Observed, Severity, decide};
+use crate::config;
+use crate::crd::{DeviceSimulation, GROUP, VERSION};
+
+/// Field manager of everything the controller applies.
+pub const OPERATOR_MANAGER: &str = "devsim-operator";
+
+/// Reconciles one simulation; the root span of everything it does.
+#[tracing::instrument(skip_all, fields(simulation = %sim.name_any(), namespace = sim.namespace().as_deref().unwrap_or("")))]
+pub async fn reconcile(sim: Arc<DeviceSimulation>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let started = Instant::now();
+    let result = reconcile_inner(&sim, &ctx).await;
+    ctx.metrics.observe(
+        started.elapsed(),
+        result.as_ref().err().map(Error::category),
+    );
+    result
+}
+
+async fn reconcile_inner(sim: &DeviceSimulation, ctx: &Context) -> Result<Action, Error> {
+    let namespace = sim.namespace().ok_or(Error::MissingNamespace)?;
+    let client = ctx.client.clone();
+    let sims: Api<DeviceSimulation> = Api::namespaced(client.clone(), &namespace);
+    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), &namespace);
+    let services: Api<Service> = Api::namespaced(client, &namespace);
+    let name = sim.name_any();
+
+    // Dereference: what the workers look like now.
+    let existing = sets
+        .get_opt(&workers_name(sim))
+        .await
+        .map_err(kube("reading the StatefulSet"))?;
+    let observed = observe(existing.as_ref());
+
+    // Validate: checks the schema cannot express. An invalid spec is reported, not retried.
+    let validated = config::validate(sim);
+    let plan = validated
+        .as_ref()
+        .map(|v| &v.plan)
+        .map_err(ToString::to_string);
+    let decision = decide(sim, plan, &observed, Timestamp::now());
+
+    // Prune first, alone: the shard entries of pods that are gone move into `retired` in one
+    // atomic patch, and the next reconcile sees the result.
+    if !decision.prune.is_empty() {
+        prune_shards(&sims, sim, &decision).await?;
+        return Ok(Action::requeue(Duration::from_millis(200)));
+    }
+
+    // Apply the owned objects (an invalid simulation that never ran gets none).
+    if validated.is_ok() || existing.is_some() {
+        let params = PatchParams::apply(OPERATOR_MANAGER).force();
+        let set = with_type(stateful_set(sim, decision.replicas, &ctx.build))?;
+        sets.patch(&workers_name(sim), &params, &Patch::Apply(set))
+            .await
+            .map_err(kube("applying the StatefulSet"))?;
+        let svc = with_type(service(sim))?;
+        services
+            .patch(&workers_name(sim), &params, &Patch::Apply(svc))
+            .await
+            .map_err(kube("applying the Service"))?;
+    }
+
+    // Status: only written when it changed, so the write's own watch event ends the loop.
+    let mut current = sim.status.clone().unwrap_or_default();
+    current.shards.clear();
+    if current != decision.status {
+        let body = json!({
+            "apiVersion": format!("{GROUP}/{VERSION}"),
+            "kind": "DeviceSimulation",
+            "status": decision.status,
+        });
+        sims.patch_status(
+            &name,
+            &PatchParams::apply(OPERATOR_MANAGER).force(),
+            &Patch::Apply(body),
+        )
+        .await
+        .map_err(kube("writing the status"))?;
+    }
+
+    publish_events(sim, ctx, &decision).await;
+    Ok(decision
+        .requeue
+        .map_or_else(Action::await_change, Action::requeue))
+}
+
+fn observe(set: Option<&StatefulSet>) -> Observed {
+    let Some(set) = set else {
+        return Observed::default();
+    };
+    let status = set.status.as_ref();
+    Observed {
+        sts_spec_replicas: set
+            .spec
+            .as_ref()
+            .and_then(|s| s.replicas)
+            .map(|r| r.max(0) as u32),
+        sts_replicas: status.map_or(0, |s| s.replicas.max(0) as u32),
+        sts_ready_replicas: status
+            .and_then(|s| s.ready_replicas)
+            .map_or(0, |r| r.max(0) as u32),
+    }
+}
+
+/// Serialises a typed object with its apiVersion and kind, as server-side apply requires.
+fn with_type<K: Resource<DynamicType = ()> + serde::Serialize>(
+    object: K,
+) -> Result<serde_json::Value, Error> {
+    let mut value = serde_json::to_value(&object).map_err(|source| Error::Serialize {
+        what: "an owned object",
+        source,
+    })?;
+    value["apiVersion"] = json!(K::api_version(&()));
+    value["kind"] = json!(K::kind(&()));
+    Ok(value)
+}
+
+/// Removes the entries of shards whose pods are gone and adds their figures to `retired`, in
+/// one JSON patch guarded by `test` operations: if a worker changed an entry meanwhile, the
+/// whole patch is refused and the next reconcile tries again with fresh figures.
+async fn prune_shards(
+    sims: &Api<DeviceSimulation>,
+    sim: &DeviceSimulation,
+    decision: &Decision,
+) -> Result<(), Error> {
+    let shards = sim
+        .status
+        .as_ref()
+        .map(|s| s.shards.as_slice())
+        .unwrap_or_default();
+    let mut ops = Vec::new();
+    // Remove from the highest position down so earlier positions stay valid.
+    for (position, shard) in shards.iter().enumerate().rev() {
+        if decision.prune.contains(&shard.index) {
+            ops.push(
+                json!({"op": "test", "path": format!("/status/shards/{position}"), "value": shard}),
+            );
+            ops.push(json!({"op": "remove", "path": format!("/status/shards/{position}")}));
+        }
+    }
+    ops.push(
+        json!({"op": "add", "path": "/status/retired", "value": decision.retired_after_prune}),
+    );
+    let patch: json_patch::Patch =
+        serde_json::from_value(serde_json::Value::Array(ops)).map_err(|source| {
+            Error::Serialize {
+                what: "the prune patch",
+                source,
+            }
+        })?;
+    sims.patch_status(
+        &sim.name_any(),
+        &PatchParams::default(),
+        &Patch::<()>::Json(patch),
+    )
+    .await
+    .map_err(kube("pruning shard entries"))?;
+    tracing::info!(shards = ?decision.prune, "pruned the entries of shards that no longer exist");
+    Ok(())
+}
+
+async fn publish_events(sim: &DeviceSimulation, ctx: &Context, decision: &Decision) {
+    for t in &decision.transitions {
+        let event = Event {
+            type_: match t.severity {
+                Severity::Normal => EventType::Normal,
+                Severity::Warning => EventType::Warning,
+            },
+            reason: t.reason.to_owned(),
+            note: Some(t.note.chars().take(1000).collect()),
+            action: "Reconcile".to_owned(),
+            secondary: None,
+        };
+        if let Err(e) = ctx.recorder.publish(&event, &sim.object_ref(&())).await {
+            tracing::warn!(error = %e, reason = t.reason, "cannot publish event");
+        }
+    }
+}

@@ -1,0 +1,370 @@
+//! The status a simulation should have, computed from its spec, its validation and what was
+//! observed of its workers: a pure function, unit-tested without a client.
+
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+
+use super::build::selector_string;
+use crate::crd::{DeviceSimulation, DeviceSimulationStatus, Phase, ShardStatus, Totals};
+use crate::engine::plan::SimulationPlan;
+
+/// A shard's figures older than this no longer count towards the message rate.
+const RATE_FRESHNESS: Duration = Duration::from_secs(30);
+
+/// A shard entry not updated for this long belongs to a worker that died without a final report.
+const STALE_AFTER: Duration = Duration::from_secs(60);
+
+/// What the controller saw of the workers.
+#[derive(Clone, Debug, Default)]
+pub struct Observed {
+    /// `spec.replicas` of the StatefulSet, if it exists.
+    pub sts_spec_replicas: Option<u32>,
+    /// Pods that exist.
+    pub sts_replicas: u32,
+    /// Pods that are ready.
+    pub sts_ready_replicas: u32,
+}
+
+/// Severity of an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Severity {
+    /// Normal.
+    Normal,
+    /// Warning.
+    Warning,
+}
+
+/// An event to publish: a transition a person cares about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transition {
+    /// Severity.
+    pub severity: Severity,
+    /// PascalCase reason.
+    pub reason: &'static str,
+    /// Human-readable note.
+    pub note: String,
+}
+
+/// Everything the controller should do after looking at a simulation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decision {
+    /// The controller's part of the status (no `shards`: workers own those).
+    pub status: DeviceSimulationStatus,
+    /// Replicas the StatefulSet should have.
+    pub replicas: u32,
+    /// Shard entries to remove (their pods are gone); done before any status write, in one
+    /// JSON patch that also sets `retired` to [`Decision::retired_after_prune`], so no figure
+    /// is ever counted twice or lost.
+    pub prune: Vec<u32>,
+    /// `retired` once the entries in `prune` are gone.
+    pub retired_after_prune: Totals,
+    /// Events to publish.
+    pub transitions: Vec<Transition>,
+    /// When to look again without a change (None: wait for a change).
+    pub requeue: Option<Duration>,
+}
+
+/// Decides the status and replicas of `sim`; `plan` is the validation result.
+pub fn decide(
+    sim: &DeviceSimulation,
+    plan: Result<&SimulationPlan, String>,
+    observed: &Observed,
+    now: Timestamp,
+) -> Decision {
+    let previous = sim.status.clone().unwrap_or_default();
+    let generation = sim.metadata.generation;
+    let mut transitions = Vec::new();
+    let mut status = DeviceSimulationStatus {
+        observed_generation: generation,
+        replicas: observed.sts_replicas,
+        ready_replicas: observed.sts_ready_replicas,
+        selector: Some(selector_string(sim)),
+        devices: sim.spec.devices,
+        start_time: previous.start_time.clone(),
+        retired: previous.retired.clone(),
+        ..DeviceSimulationStatus::default()
+    };
+
+    let (phase, replicas, ready, progressing, requeue) = match plan {
+        Err(message) => {
+            transitions.push(Transition {
+                severity: Severity::Warning,
+                reason: "InvalidSpec",
+                note: message.clone(),
+            });
+            (
+                Phase::Failed,
+                0,
+                cond(false, "InvalidSpec", &message),
+                cond(
+                    false,
+                    "InvalidSpec",
+                    "fix the spec; the simulation waits for a change",
+                ),
+                None,
+            )
+        }
+        Ok(plan) => {
+            let start = parse_time(previous.start_time.as_deref());
+            let ended = match (start, plan.duration) {
+                (Some(start), Some(d)) => now >= start + signed(d),
+                _ => false,
+            };
+            if ended {
+                (
+                    Phase::Completed,
+                    0,
+                    cond(false, "Completed", "the simulation's duration has elapsed"),
+                    cond(false, "Completed", "nothing left to do"),
+                    None,
+                )
+            } else if sim.spec.paused {
+                (
+                    Phase::Paused,
+                    0,
+                    cond(
+                        false,
+                        "Paused",
+                        "spec.paused is true; set it to false to resume",
+                    ),
+                    cond(false, "Paused", "workers scaled to 0, totals kept"),
+                    None,
+                )
+            } else {
+                if status.start_time.is_none() {
+                    status.start_time = Some(format_time(now));
+                }
+                let desired = plan.replicas;
+                let requeue = plan
+                    .duration
+                    .zip(parse_time(status.start_time.as_deref()))
+                    .map(|(d, start)| {
+                        let left = (start + signed(d)).duration_since(now);
+                        Duration::try_from(left)
+                            .unwrap_or(Duration::ZERO)
+                            .min(Duration::from_secs(10))
+                            + Duration::from_millis(100)
+                    })
+                    .or(Some(Duration::from_secs(10)));
+                if desired == 0 {
+                    (
+                        Phase::Pending,
+                        0,
+                        cond(
+                            false,
+                            "NoReplicas",
+                            "spec.replicas is 0; scale up to produce",
+                        ),
+                        cond(false, "NoReplicas", "no workers wanted"),
+                        requeue,
+                    )
+                } else if observed.sts_ready_replicas >= desired && observed.sts_replicas == desired
+                {
+                    (
+                        Phase::Running,
+                        desired,
+                        cond(
+                            true,
+                            "AllShardsReady",
+                            &format!("{desired} of {desired} workers ready"),
+                        ),
+                        cond(false, "Stable", "every shard is running"),
+                        requeue,
+                    )
+                } else {
+                    let phase = if previous.phase == Some(Phase::Running) {
+                        Phase::Running
+                    } else {
+                        Phase::Pending
+                    };
+                    let message =
+                        format!("{} of {desired} workers ready", observed.sts_ready_replicas);
+                    (
+                        phase,
+                        desired,
+                        cond(false, "WaitingForWorkers", &message),
+                        cond(true, "Scaling", &message),
+                        Some(Duration::from_secs(5)).min(requeue),
+                    )
+                }
+            }
+        }
+    };
+    status.phase = Some(phase);
+
+    // Totals: live shard entries plus the retired ones; prune entries whose pods are gone.
+    let keep_below = replicas.max(observed.sts_replicas);
+    let mut totals = status.retired.clone().unwrap_or_default();
+    let mut retired_after_prune = totals.clone();
+    let mut prune = Vec::new();
+    let mut rate = 0.0;
+    let mut errors = Vec::new();
+    for shard in &previous.shards {
+        add(&mut totals, shard);
+        // A shard beyond the count whose worker has stopped (reported count 0) or gone silent
+        // is gone for good; its figures move to `retired`.
+        let stopped = shard.shard_count == 0 || !is_recent(shard, now, STALE_AFTER);
+        if shard.index >= keep_below && stopped {
+            prune.push(shard.index);
+            add(&mut retired_after_prune, shard);
+            continue;
+        }
+        if phase == Phase::Running && is_fresh(shard, now) {
+            rate += shard.messages_per_second;
+            if let Some(e) = &shard.last_error {
+                errors.push(format!("shard {}: {e}", shard.index));
+            }
+        }
+    }
+    status.messages_sent = totals.messages_sent;
+    status.messages_delivered = totals.messages_delivered;
+    status.messages_failed = totals.messages_failed;
+    status.messages_dropped = totals.messages_dropped;
+    status.messages_per_second = (rate * 10.0).round() / 10.0;
+
+    let degraded = if !errors.is_empty() {
+        cond(true, "KafkaErrors", &errors.join("; "))
+    } else if phase == Phase::Running && observed.sts_ready_replicas < replicas {
+        cond(
+            true,
+            "ReplicasUnavailable",
+            &format!(
+                "{} of {replicas} workers ready",
+                observed.sts_ready_replicas
+            ),
+        )
+    } else {
+        cond(false, "Healthy", "no errors reported")
+    };
+
+    // Events for the transitions a person cares about.
+    let previous_phase = previous.phase;
+    if previous_phase != Some(phase) {
+        match phase {
+            Phase::Running => transitions.push(normal(
+                "Started",
+                format!("{} devices across {replicas} shards", sim.spec.devices),
+            )),
+            Phase::Paused => {
+                transitions.push(normal("Paused", "workers scaled to 0, totals kept".into()))
+            }
+            Phase::Completed => transitions.push(normal(
+                "Completed",
+                format!("{} messages sent", status.messages_sent),
+            )),
+            Phase::Pending | Phase::Failed => {}
+        }
+    } else if phase == Phase::Failed {
+        transitions.clear(); // already reported
+    }
+    if let Some(before) = observed.sts_spec_replicas
+        && before != replicas
+        && phase == Phase::Running
+        && previous_phase == Some(Phase::Running)
+    {
+        transitions.push(normal("Scaled", format!("shards {before} -> {replicas}")));
+    }
+    let was_degraded_by_kafka = find(&previous.conditions, "Degraded")
+        .is_some_and(|c| c.status == "True" && c.reason == "KafkaErrors");
+    if degraded.0 && degraded.1 == "KafkaErrors" && !was_degraded_by_kafka {
+        transitions.push(Transition {
+            severity: Severity::Warning,
+            reason: "KafkaUnreachable",
+            note: degraded.2.clone(),
+        });
+    }
+
+    status.conditions = vec![
+        condition(&previous.conditions, "Ready", ready, generation, now),
+        condition(
+            &previous.conditions,
+            "Progressing",
+            progressing,
+            generation,
+            now,
+        ),
+        condition(&previous.conditions, "Degraded", degraded, generation, now),
+    ];
+    Decision {
+        status,
+        replicas,
+        prune,
+        retired_after_prune,
+        transitions,
+        requeue,
+    }
+}
+
+type CondParts = (bool, &'static str, String);
+
+fn cond(status: bool, reason: &'static str, message: &str) -> CondParts {
+    (status, reason, message.to_owned())
+}
+
+fn normal(reason: &'static str, note: String) -> Transition {
+    Transition {
+        severity: Severity::Normal,
+        reason,
+        note,
+    }
+}
+
+fn find<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
+    conditions.iter().find(|c| c.type_ == type_)
+}
+
+/// A condition whose transition time only moves when its status does.
+fn condition(
+    previous: &[Condition],
+    type_: &str,
+    (status, reason, message): CondParts,
+    generation: Option<i64>,
+    now: Timestamp,
+) -> Condition {
+    let status = if status { "True" } else { "False" }.to_owned();
+    let last_transition_time = find(previous, type_).filter(|c| c.status == status).map_or(
+        Time(now.round(k8s_openapi::jiff::Unit::Second).unwrap_or(now)),
+        |c| c.last_transition_time.clone(),
+    );
+    Condition {
+        type_: type_.to_owned(),
+        status,
+        reason: reason.to_owned(),
+        message,
+        observed_generation: generation,
+        last_transition_time,
+    }
+}
+
+fn add(totals: &mut Totals, shard: &ShardStatus) {
+    totals.messages_sent += shard.messages_sent;
+    totals.messages_delivered += shard.messages_delivered;
+    totals.messages_failed += shard.messages_failed;
+    totals.messages_dropped += shard.messages_dropped;
+}
+
+fn is_fresh(shard: &ShardStatus, now: Timestamp) -> bool {
+    is_recent(shard, now, RATE_FRESHNESS)
+}
+
+fn is_recent(shard: &ShardStatus, now: Timestamp, within: Duration) -> bool {
+    parse_time(shard.updated.as_deref()).is_some_and(|t| now.duration_since(t) <= signed(within))
+}
+
+fn signed(d: Duration) -> SignedDuration {
+    SignedDuration::try_from(d).unwrap_or(SignedDuration::MAX)
+}
+
+/// RFC 3339 with milliseconds, the precision schedules are anchored with.
+pub fn format_time(t: Timestamp) -> String {
+    t.round(k8s_openapi::jiff::Unit::Millisecond)
+        .unwrap_or(t)
+        .to_string()
+}
+
+/// Parses [`format_time`]'s output.
+pub fn parse_time(text: Option<&str>) -> Option<Timestamp> {
+    text?.parse().ok()
+}

@@ -1,0 +1,348 @@
+//! `devsim worker`: one StatefulSet pod, one shard. Derives its shard from its pod's ordinal,
+//! watches its DeviceSimulation, runs the shard with the engine's producer tasks, re-shards
+//! live with a confirmed hand-off, and reports its figures into `status.shards[]`.
+
+pub mod handoff;
+pub mod report;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use kube::Client;
+use kube::api::Api;
+use kube::runtime::{WatchStreamExt, watcher};
+use tokio::sync::watch;
+
+use crate::config::{self, ValidatedSimulation};
+use crate::crd::{DeviceSimulation, Phase};
+use crate::engine::plan::SimulationPlan;
+use crate::kafka::{KafkaPlan, KafkaSink};
+use crate::metrics::Metrics;
+use crate::operator::status::parse_time;
+use crate::runtime::{Fleet, FleetConfig, MessageSink, Report, unix_now_ms};
+use handoff::handoff_confirmed;
+use report::{ShardReporter, ShardState};
+
+/// How long the producer gets to deliver what is queued when the worker stops.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How a worker runs.
+#[derive(Clone, Debug)]
+pub struct WorkerConfig {
+    /// The DeviceSimulation's name.
+    pub simulation: String,
+    /// Its namespace (the pod's).
+    pub namespace: String,
+    /// This pod's name; its ordinal is the shard index.
+    pub pod_name: String,
+    /// Admin endpoints.
+    pub metrics_addr: std::net::SocketAddr,
+    /// How often the worker reports into the status.
+    pub report_every: Duration,
+    /// How long it waits for the other shards to confirm a new shard count.
+    pub handoff_timeout: Duration,
+}
+
+/// The producer this worker runs now.
+struct Producer {
+    fleet: Fleet,
+    sink: Arc<KafkaSink>,
+    plan: Arc<SimulationPlan>,
+    kafka: KafkaPlan,
+    t0_ms: i64,
+    /// The shard count it runs under.
+    shards: u32,
+}
+
+/// Runs the worker until SIGTERM: then stops producing, flushes, reports a final figure.
+pub async fn run(client: Client, config: WorkerConfig) -> anyhow::Result<()> {
+    let index = handoff::ordinal(&config.pod_name).ok_or_else(|| {
+        anyhow::anyhow!("pod name {:?} has no StatefulSet ordinal", config.pod_name)
+    })?;
+    let api: Api<DeviceSimulation> = Api::namespaced(client, &config.namespace);
+    let metrics = Arc::new(Metrics::new(
+        &config.simulation,
+        &config.namespace,
+        &index.to_string(),
+    ));
+    let bound = crate::metrics::serve(config.metrics_addr, Arc::clone(&metrics)).await?;
+    tracing::info!(shard = index, %bound, "worker started");
+
+    // Keep the latest version of the simulation in a watch channel.
+    let (latest_tx, mut latest) = watch::channel::<Option<Arc<DeviceSimulation>>>(None);
+    let watch_config =
+        watcher::Config::default().fields(&format!("metadata.name={}", config.simulation));
+    let stream = watcher(api.clone(), watch_config)
+        .default_backoff()
+        .applied_objects();
+    tokio::spawn(async move {
+        futures::pin_mut!(stream);
+        while let Some(event) = stream.next().await {
+            match event {
+                Ok(sim) => {
+                    let _ = latest_tx.send(Some(Arc::new(sim)));
+                }
+                Err(e) => tracing::warn!(error = %e, "watching the simulation"),
+            }
+        }
+    });
+
+    let first = loop {
+        latest.changed().await?;
+        if let Some(sim) = latest.borrow_and_update().clone() {
+            break sim;
+        }
+    };
+    let existing = first
+        .status
+        .as_ref()
+        .and_then(|s| s.shards.iter().find(|e| e.index == index));
+    let mut worker = Worker {
+        index,
+        config: config.clone(),
+        reporter: ShardReporter::new(api, &config.simulation, index, existing),
+        producer: None,
+        reported_count: 0,
+        last_error: None,
+        metrics,
+        last_failed: 0,
+    };
+    worker.on_change(&first, &mut latest).await;
+
+    let mut tick = tokio::time::interval(config.report_every);
+    let signal = crate::cli::termination_signal();
+    tokio::pin!(signal);
+    loop {
+        tokio::select! {
+            _ = &mut signal => break,
+            changed = latest.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                let sim = latest.borrow_and_update().clone();
+                if let Some(sim) = sim {
+                    worker.on_change(&sim, &mut latest).await;
+                }
+            }
+            _ = tick.tick() => {
+                // A producer that could not start (Kafka down) is retried here.
+                if worker.producer.is_none() {
+                    let sim = latest.borrow().clone();
+                    if let Some(sim) = sim {
+                        worker.on_change(&sim, &mut latest).await;
+                    }
+                }
+                worker.report().await;
+            }
+        }
+    }
+    tracing::info!(shard = index, "stopping: flushing the producer");
+    worker.stop_producer().await;
+    worker.reported_count = 0;
+    worker.report().await;
+    Ok(())
+}
+
+struct Worker {
+    index: u32,
+    config: WorkerConfig,
+    reporter: ShardReporter,
+    producer: Option<Producer>,
+    /// The shard count reported in the status.
+    reported_count: u32,
+    last_error: Option<String>,
+    metrics: Arc<Metrics>,
+    last_failed: u64,
+}
+
+impl Worker {
+    /// Brings the producer in line with the simulation.
+    async fn on_change(
+        &mut self,
+        sim: &DeviceSimulation,
+        latest: &mut watch::Receiver<Option<Arc<DeviceSimulation>>>,
+    ) {
+        let validated = match config::validate(sim) {
+            Ok(v) => v,
+            Err(e) => {
+                self.last_error = Some(format!("invalid spec: {e}"));
+                self.stop_producer().await;
+                return;
+            }
+        };
+        let status = sim.status.clone().unwrap_or_default();
+        let Some(t0) = parse_time(status.start_time.as_deref()) else {
+            return; // The controller has not started the simulation yet.
+        };
+        let t0_ms = t0.as_millisecond();
+        let stopped =
+            sim.spec.paused || matches!(status.phase, Some(Phase::Completed | Phase::Failed));
+        let desired = if stopped { 0 } else { validated.plan.replicas };
+
+        // Anything but the shard count changed: restart the producer under the current count.
+        let restart = self.producer.as_ref().is_some_and(|p| {
+            p.t0_ms != t0_ms || p.kafka != validated.kafka || !same_plan(&p.plan, &validated.plan)
+        });
+        if restart {
+            let shards = self.producer.as_ref().map_or(0, |p| p.shards);
+            tracing::info!("spec changed: restarting the producer with the new settings");
+            self.stop_producer().await;
+            if let Err(e) = self.start_producer(&validated, t0_ms, shards).await {
+                self.last_error = Some(e);
+                return;
+            }
+            if let Some(p) = &self.producer {
+                p.fleet.take_over(0, shards, p.fleet.now_ns());
+            }
+        }
+
+        let current = self.producer.as_ref().map(|p| p.shards);
+        if current == Some(desired) {
+            return;
+        }
+        // Re-shard. First release, at once, every device this shard no longer owns.
+        if let Some(p) = &self.producer {
+            p.fleet.release_for(desired);
+        } else if desired > 0 {
+            if let Err(e) = self.start_producer(&validated, t0_ms, desired).await {
+                self.last_error = Some(e);
+                return;
+            }
+        }
+        self.reported_count = desired;
+        self.report().await;
+        if desired == 0 || self.index >= desired {
+            if let Some(p) = &mut self.producer {
+                p.shards = desired;
+            }
+            return;
+        }
+        // Then wait until every other shard has confirmed the count before taking devices over.
+        let deadline = tokio::time::Instant::now() + self.config.handoff_timeout;
+        let confirmed = loop {
+            let entries = latest
+                .borrow()
+                .as_ref()
+                .and_then(|s| s.status.as_ref().map(|st| st.shards.clone()))
+                .unwrap_or_default();
+            if handoff_confirmed(&entries, desired) {
+                break true;
+            }
+            if tokio::time::timeout_at(deadline, latest.changed())
+                .await
+                .is_err()
+            {
+                break false;
+            }
+        };
+        let Some(p) = &mut self.producer else { return };
+        let old = current.unwrap_or(0);
+        let taken = p.fleet.take_over(old, desired, p.fleet.now_ns());
+        p.shards = desired;
+        if !confirmed {
+            self.reporter.handoff_timeouts += taken;
+            tracing::warn!(
+                taken,
+                "hand-off not confirmed in time: took devices over anyway (possible gaps)"
+            );
+        }
+        tracing::info!(shard = self.index, shards = desired, taken, "re-sharded");
+        self.report().await;
+    }
+
+    async fn start_producer(
+        &mut self,
+        validated: &ValidatedSimulation,
+        t0_ms: i64,
+        shards: u32,
+    ) -> Result<(), String> {
+        let kafka = validated.kafka.clone();
+        let brokers = kafka
+            .bootstrap_servers
+            .clone()
+            .ok_or("spec.kafka.bootstrapServers must be set for workers in a cluster")?;
+        let client_id = format!("devsim-{}-{}", self.config.simulation, self.index);
+        let sink =
+            Arc::new(KafkaSink::new(&kafka, &brokers, &client_id).map_err(|e| e.to_string())?);
+        let probe = Arc::clone(&sink);
+        let reachable =
+            tokio::task::spawn_blocking(move || probe.check_reachable(Duration::from_secs(10)))
+                .await
+                .map_err(|e| e.to_string())?;
+        if let Err(e) = reachable {
+            return Err(format!("Kafka at {brokers} is unreachable: {e}"));
+        }
+        let mut plan = validated.plan.clone();
+        plan.replicas = shards.max(1);
+        let plan = Arc::new(plan);
+        let fleet = Fleet::start(
+            &FleetConfig {
+                plan: Arc::clone(&plan),
+                shards: vec![self.index],
+                unix_t0_ms: t0_ms,
+                unix_start_ms: unix_now_ms(),
+                exit_when_done: false,
+                idle: true,
+            },
+            Arc::clone(&sink),
+        );
+        self.metrics.set_ready(true);
+        self.last_error = None;
+        self.producer = Some(Producer {
+            fleet,
+            sink,
+            plan,
+            kafka,
+            t0_ms,
+            shards: 0,
+        });
+        Ok(())
+    }
+
+    async fn stop_producer(&mut self) {
+        let Some(mut p) = self.producer.take() else {
+            return;
+        };
+        self.metrics.set_ready(false);
+        p.fleet.stop();
+        p.fleet.join().await;
+        let sink = Arc::clone(&p.sink);
+        let _ = tokio::task::spawn_blocking(move || sink.flush(FLUSH_TIMEOUT)).await;
+        let snapshot = p.fleet.snapshot(p.sink.as_ref());
+        self.reporter.retire(&snapshot);
+        self.last_failed = 0;
+    }
+
+    async fn report(&mut self) {
+        let snapshot = self
+            .producer
+            .as_ref()
+            .map(|p| p.fleet.snapshot(p.sink.as_ref()));
+        let mut last_error = self.last_error.clone();
+        if let (Some(p), Some(s)) = (&self.producer, snapshot) {
+            // Kafka errors count while deliveries keep failing, not forever.
+            if s.failed > self.last_failed {
+                last_error = last_error.or_else(|| p.sink.stats().last_error());
+            }
+            self.last_failed = s.failed;
+            self.metrics.record(&Report::between(&s, s), p.sink.stats());
+        }
+        let state = ShardState {
+            shard_count: self.reported_count,
+            devices: self.producer.as_ref().map_or(0, |p| p.fleet.devices()),
+            snapshot,
+            last_error,
+        };
+        if let Err(e) = self.reporter.report(&state).await {
+            tracing::warn!(error = %e, "cannot report the shard's figures");
+        }
+    }
+}
+
+/// Whether two plans differ only in their shard count.
+fn same_plan(a: &SimulationPlan, b: &SimulationPlan) -> bool {
+    let mut b = b.clone();
+    b.replicas = a.replicas;
+    *a == b
+}

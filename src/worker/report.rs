@@ -1,0 +1,120 @@
+//! A worker's own entry in `status.shards[]`, written with server-side apply under a field
+//! manager of its own: replicas never overwrite each other, and the controller's status apply
+//! never takes these fields.
+
+use std::time::Instant;
+
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, Patch, PatchParams};
+use serde_json::json;
+
+use crate::crd::{DeviceSimulation, GROUP, ShardStatus, Totals, VERSION};
+use crate::operator::status::format_time;
+use crate::runtime::Snapshot;
+
+/// Writes one shard's figures, carrying totals across producer restarts.
+pub struct ShardReporter {
+    api: Api<DeviceSimulation>,
+    simulation: String,
+    index: u32,
+    manager: String,
+    /// Totals of producers this process (or an earlier one for this shard) has retired.
+    baseline: Totals,
+    last_rate_point: Option<(Instant, u64)>,
+    /// Devices taken over after the hand-off timeout.
+    pub handoff_timeouts: u64,
+}
+
+/// What the worker is doing, as reported.
+#[derive(Clone, Debug, Default)]
+pub struct ShardState {
+    /// Shard count the worker runs under (0: stopped, owns nothing).
+    pub shard_count: u32,
+    /// Devices owned.
+    pub devices: u64,
+    /// Figures of the current producer.
+    pub snapshot: Option<Snapshot>,
+    /// Error to show, if any.
+    pub last_error: Option<String>,
+}
+
+impl ShardReporter {
+    /// A reporter for shard `index`, continuing from the totals of its existing entry, if any.
+    pub fn new(
+        api: Api<DeviceSimulation>,
+        simulation: &str,
+        index: u32,
+        existing: Option<&ShardStatus>,
+    ) -> Self {
+        let baseline = existing.map_or_else(Totals::default, |e| Totals {
+            messages_sent: e.messages_sent,
+            messages_delivered: e.messages_delivered,
+            messages_failed: e.messages_failed,
+            messages_dropped: e.messages_dropped,
+        });
+        Self {
+            api,
+            simulation: simulation.to_owned(),
+            index,
+            manager: format!("devsim-worker-{index}"),
+            baseline,
+            last_rate_point: None,
+            handoff_timeouts: existing.map_or(0, |e| e.handoff_timeouts),
+        }
+    }
+
+    /// Folds a producer that is being replaced into the baseline.
+    pub fn retire(&mut self, snapshot: &Snapshot) {
+        self.baseline.messages_sent += snapshot.sent;
+        self.baseline.messages_delivered += snapshot.delivered;
+        self.baseline.messages_failed += snapshot.failed;
+        self.baseline.messages_dropped += snapshot.dropped;
+        self.last_rate_point = None;
+    }
+
+    /// The entry for `state`.
+    pub fn entry(&mut self, state: &ShardState) -> ShardStatus {
+        let s = state.snapshot;
+        let sent = self.baseline.messages_sent + s.map_or(0, |s| s.sent);
+        let now = Instant::now();
+        let rate = match (self.last_rate_point, s) {
+            (Some((at, before)), Some(_)) if now > at => {
+                (sent.saturating_sub(before)) as f64 / now.duration_since(at).as_secs_f64()
+            }
+            _ => 0.0,
+        };
+        self.last_rate_point = Some((now, sent));
+        ShardStatus {
+            index: self.index,
+            shard_count: state.shard_count,
+            devices: state.devices as u32,
+            messages_sent: sent,
+            messages_delivered: self.baseline.messages_delivered + s.map_or(0, |s| s.delivered),
+            messages_failed: self.baseline.messages_failed + s.map_or(0, |s| s.failed),
+            messages_dropped: self.baseline.messages_dropped + s.map_or(0, |s| s.dropped),
+            messages_per_second: (rate * 10.0).round() / 10.0,
+            schedule_lag_p99_ms: s.map_or(0.0, |s| (s.lag_p99_ms * 100.0).round() / 100.0),
+            handoff_timeouts: self.handoff_timeouts,
+            last_error: state.last_error.clone(),
+            updated: Some(format_time(Timestamp::now())),
+        }
+    }
+
+    /// Applies the entry for `state` to the resource's status.
+    pub async fn report(&mut self, state: &ShardState) -> Result<(), kube::Error> {
+        let entry = self.entry(state);
+        let body = json!({
+            "apiVersion": format!("{GROUP}/{VERSION}"),
+            "kind": "DeviceSimulation",
+            "status": { "shards": [entry] },
+        });
+        self.api
+            .patch_status(
+                &self.simulation,
+                &PatchParams::apply(&self.manager).force(),
+                &Patch::Apply(body),
+            )
+            .await
+            .map(|_| ())
+    }
+}
