@@ -199,11 +199,13 @@ impl JsonSchema for Acks {
     }
 
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        // int-or-string so that both `acks: 1` and `acks: "all"` pass the API server;
-        // the exact set of values is checked by `devsim`'s own validation.
+        // A string enum, not int-or-string: API servers before 1.21 cannot build server-side
+        // apply models from int-or-string (anyOf) and fall back to treating every list as
+        // atomic. Files read by `devsim run` may still write `acks: 1` unquoted.
         schemars::json_schema!({
-            "x-kubernetes-int-or-string": true,
-            "description": "Acknowledgements: 0, 1 or all."
+            "type": "string",
+            "enum": ["0", "1", "all"],
+            "description": "Acknowledgements: \"0\", \"1\" or \"all\" (quote the numbers in YAML)."
         })
     }
 }

@@ -155,8 +155,10 @@ pub struct DeviceSimulationSpec {
     #[serde(default)]
     pub paused: bool,
 
-    /// CPU and memory of each worker pod (requests and limits), as for any container.
+    /// CPU and memory of each worker pod: `requests` and `limits`, each a map of resource name
+    /// to quantity string (for example `cpu: "500m"`, `memory: 256Mi`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "resources_schema")]
     pub worker_resources: Option<k8s_openapi::api::core::v1::ResourceRequirements>,
 }
 
@@ -230,6 +232,17 @@ pub enum OverflowPolicy {
     Block,
     /// Drop the reading and count it; its sequence number is skipped (a visible gap).
     Drop,
+}
+
+/// Quantities as plain strings: int-or-string would keep API servers before 1.21 from building
+/// their server-side apply models for the whole resource.
+fn resources_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let quantities = serde_json::json!({"type": "object", "additionalProperties": {"type": "string"}});
+    schemars::json_schema!({
+        "type": "object",
+        "nullable": true,
+        "properties": {"limits": quantities, "requests": quantities}
+    })
 }
 
 fn default_device_id_prefix() -> String {

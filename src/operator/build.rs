@@ -108,6 +108,8 @@ pub fn stateful_set(sim: &DeviceSimulation, replicas: u32, config: &BuildConfig)
         ports: Some(vec![ContainerPort {
             name: Some("metrics".to_owned()),
             container_port: WORKER_METRICS_PORT,
+            // Part of the list's merge key: server-side apply on older API servers needs it set.
+            protocol: Some("TCP".to_owned()),
             ..ContainerPort::default()
         }]),
         readiness_probe: Some(probe("/readyz")),
@@ -173,6 +175,7 @@ pub fn service(sim: &DeviceSimulation) -> Service {
             ports: Some(vec![ServicePort {
                 name: Some("metrics".to_owned()),
                 port: WORKER_METRICS_PORT,
+                protocol: Some("TCP".to_owned()),
                 target_port: Some(IntOrString::String("metrics".to_owned())),
                 ..ServicePort::default()
             }]),
