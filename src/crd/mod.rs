@@ -237,7 +237,8 @@ pub enum OverflowPolicy {
 /// Quantities as plain strings: int-or-string would keep API servers before 1.21 from building
 /// their server-side apply models for the whole resource.
 fn resources_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    let quantities = serde_json::json!({"type": "object", "additionalProperties": {"type": "string"}});
+    let quantities =
+        serde_json::json!({"type": "object", "additionalProperties": {"type": "string"}});
     schemars::json_schema!({
         "type": "object",
         "nullable": true,

@@ -124,6 +124,10 @@ pub struct ShardStatus {
     /// a short gap in its sequence.
     #[serde(default)]
     pub handoff_timeouts: u64,
+    /// The worker has stopped, flushed and made its last report: its figures are final and the
+    /// controller may fold them into `retired` once its pod is gone.
+    #[serde(default)]
+    pub stopped: bool,
     /// The latest Kafka or configuration error the worker saw, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,

@@ -205,7 +205,7 @@ pub fn decide(
         add(&mut totals, shard);
         // A shard beyond the count whose worker has stopped (reported count 0) or gone silent
         // is gone for good; its figures move to `retired`.
-        let stopped = shard.shard_count == 0 || !is_recent(shard, now, STALE_AFTER);
+        let stopped = shard.stopped || !is_recent(shard, now, STALE_AFTER);
         if shard.index >= keep_below && stopped {
             prune.push(shard.index);
             add(&mut retired_after_prune, shard);

@@ -175,6 +175,10 @@ pub struct TaskContext<S> {
 
 fn apply(worker: &mut DeviceWorker, command: TaskCommand, counters: &TaskCounters) {
     match command {
+        // Zero shards: the simulation stopped, and nobody owns anything.
+        TaskCommand::Retain { shards: 0, .. } => {
+            worker.retain_devices(|_| false);
+        }
         TaskCommand::Retain { shards, shard } => {
             worker.retain_devices(|d| shard_of(d, shards) == shard);
         }

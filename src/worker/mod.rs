@@ -107,6 +107,7 @@ pub async fn run(client: Client, config: WorkerConfig) -> anyhow::Result<()> {
         last_error: None,
         metrics,
         last_failed: 0,
+        stopped: false,
     };
     worker.on_change(&first, &mut latest).await;
 
@@ -140,6 +141,7 @@ pub async fn run(client: Client, config: WorkerConfig) -> anyhow::Result<()> {
     tracing::info!(shard = index, "stopping: flushing the producer");
     worker.stop_producer().await;
     worker.reported_count = 0;
+    worker.stopped = true;
     worker.report().await;
     Ok(())
 }
@@ -154,6 +156,8 @@ struct Worker {
     last_error: Option<String>,
     metrics: Arc<Metrics>,
     last_failed: u64,
+    /// Set for the last report, after the producer has been flushed.
+    stopped: bool,
 }
 
 impl Worker {
@@ -192,8 +196,10 @@ impl Worker {
                 self.last_error = Some(e);
                 return;
             }
-            if let Some(p) = &self.producer {
+            // The same shard count as before: its devices are this shard's alone, no hand-off.
+            if let Some(p) = &mut self.producer {
                 p.fleet.take_over(0, shards, p.fleet.now_ns());
+                p.shards = shards;
             }
         }
 
@@ -333,6 +339,7 @@ impl Worker {
             devices: self.producer.as_ref().map_or(0, |p| p.fleet.devices()),
             snapshot,
             last_error,
+            stopped: self.stopped,
         };
         if let Err(e) = self.reporter.report(&state).await {
             tracing::warn!(error = %e, "cannot report the shard's figures");

@@ -36,6 +36,8 @@ pub struct ShardState {
     pub snapshot: Option<Snapshot>,
     /// Error to show, if any.
     pub last_error: Option<String>,
+    /// This is the worker's last report.
+    pub stopped: bool,
 }
 
 impl ShardReporter {
@@ -96,6 +98,7 @@ impl ShardReporter {
             schedule_lag_p99_ms: s.map_or(0.0, |s| (s.lag_p99_ms * 100.0).round() / 100.0),
             handoff_timeouts: self.handoff_timeouts,
             last_error: state.last_error.clone(),
+            stopped: state.stopped,
             updated: Some(format_time(Timestamp::now())),
         }
     }

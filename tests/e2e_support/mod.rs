@@ -1,0 +1,338 @@
+//! The end-to-end harness: a real API server and controller-manager (tests/env), the operator
+//! and the embedded Kafka as processes, and a stand-in kubelet that runs a `devsim worker`
+//! process for each worker Pod and marks the Pod ready.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, ResourceExt};
+
+pub const DEVSIM: &str = env!("CARGO_BIN_EXE_devsim");
+
+/// The control plane started by tests/env/start-cluster.sh; stopped when dropped.
+pub struct Cluster {
+    pub dir: tempfile::TempDir,
+    pub kubeconfig: PathBuf,
+}
+
+impl Cluster {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/env/start-cluster.sh");
+        let output = Command::new("bash")
+            .arg(&script)
+            .arg(dir.path())
+            .output()
+            .expect("run start-cluster.sh");
+        assert!(
+            output.status.success(),
+            "start-cluster.sh failed:\n{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let kubeconfig = PathBuf::from(
+            String::from_utf8_lossy(&output.stdout)
+                .lines()
+                .last()
+                .expect("kubeconfig path")
+                .trim(),
+        );
+        Self { dir, kubeconfig }
+    }
+
+    pub async fn client(&self) -> Client {
+        let kubeconfig = Kubeconfig::read_from(&self.kubeconfig).expect("kubeconfig parses");
+        let config =
+            kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+                .await
+                .expect("client config");
+        Client::try_from(config).expect("client")
+    }
+
+    /// Runs kubectl against the cluster; returns (success, stdout + stderr).
+    pub fn kubectl(&self, args: &[&str]) -> (bool, String) {
+        let output = Command::new("kubectl")
+            .env("KUBECONFIG", &self.kubeconfig)
+            .args(args)
+            .output()
+            .expect("run kubectl");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (output.status.success(), text)
+    }
+
+    /// kubectl that must succeed.
+    pub fn kubectl_ok(&self, args: &[&str]) -> String {
+        let (ok, text) = self.kubectl(args);
+        assert!(ok, "kubectl {args:?} failed:\n{text}");
+        text
+    }
+
+    /// kubectl apply of a YAML document given inline.
+    pub fn apply(&self, yaml: &str) -> (bool, String) {
+        let file = self
+            .dir
+            .path()
+            .join(format!("apply-{}.yaml", std::process::id()));
+        std::fs::write(&file, yaml).expect("write manifest");
+        self.kubectl(&["apply", "-f", file.to_str().expect("UTF-8")])
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            // Keep the logs of a failed run for the person reading the failure.
+            let keep = std::env::temp_dir().join(format!("devsim-e2e-{}", std::process::id()));
+            let _ = Command::new("cp")
+                .arg("-r")
+                .arg(self.dir.path())
+                .arg(&keep)
+                .status();
+            eprintln!("e2e: logs kept in {}", keep.display());
+        }
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/env/stop-cluster.sh");
+        let _ = Command::new("bash")
+            .arg(script)
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+/// A long-running devsim process with its log in the cluster directory; killed when dropped.
+pub struct Process {
+    pub child: Child,
+    pub log: PathBuf,
+}
+
+impl Process {
+    pub fn spawn(args: &[&str], env: &[(&str, &str)], log: PathBuf) -> Self {
+        let file = std::fs::File::create(&log).expect("log file");
+        let mut command = Command::new(DEVSIM);
+        command
+            .args(args)
+            .stdout(Stdio::from(file.try_clone().expect("log")))
+            .stderr(Stdio::from(file));
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        Self {
+            child: command.spawn().expect("spawn devsim"),
+            log,
+        }
+    }
+
+    /// SIGTERM, then wait up to `grace` before SIGKILL.
+    pub fn terminate(&mut self, grace: Duration) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if self.is_running() {
+            self.terminate(Duration::from_secs(5));
+        }
+    }
+}
+
+/// What the stand-in kubelet did, for assertions.
+#[derive(Default)]
+pub struct KubeletLog {
+    pub started: Vec<String>,
+    pub restarted: Vec<String>,
+    pub stopped: Vec<String>,
+}
+
+/// Plays the kubelet for devsim worker Pods: starts a worker process per Pod (restarting it if
+/// it dies while the Pod exists), marks the Pod Running and Ready, and SIGTERMs the process
+/// when the Pod goes away.
+pub struct Kubelet {
+    pub workers: Arc<Mutex<HashMap<String, Process>>>,
+    pub log: Arc<Mutex<KubeletLog>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    handle: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Kubelet {
+    pub fn start(client: Client, kubeconfig: PathBuf, logs: PathBuf) -> Self {
+        let workers: Arc<Mutex<HashMap<String, Process>>> = Arc::default();
+        let log: Arc<Mutex<KubeletLog>> = Arc::default();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (w, l, s) = (Arc::clone(&workers), Arc::clone(&log), Arc::clone(&stop));
+        let handle = tokio::spawn(async move {
+            let pods: Api<Pod> = Api::all(client);
+            let selector = ListParams::default()
+                .labels("app.kubernetes.io/name=devsim,app.kubernetes.io/component=worker");
+            while !s.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Ok(list) = pods.list(&selector).await {
+                    sync_pods(&pods, &list.items, &w, &l, &kubeconfig, &logs).await;
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        });
+        Self {
+            workers,
+            log,
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    /// SIGKILLs the worker of `pod`, as a crash would; the kubelet restarts it.
+    pub fn crash(&self, pod: &str) {
+        let mut workers = self.workers.lock().expect("lock");
+        let process = workers.get_mut(pod).expect("worker running");
+        let _ = process.child.kill();
+        let _ = process.child.wait();
+    }
+
+    pub async fn shutdown(mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.await;
+        }
+        let mut workers = std::mem::take(&mut *self.workers.lock().expect("lock"));
+        for p in workers.values_mut() {
+            p.terminate(Duration::from_secs(10));
+        }
+    }
+}
+
+async fn sync_pods(
+    pods: &Api<Pod>,
+    items: &[Pod],
+    workers: &Mutex<HashMap<String, Process>>,
+    log: &Mutex<KubeletLog>,
+    kubeconfig: &Path,
+    logs: &Path,
+) {
+    let live: HashMap<String, &Pod> = items
+        .iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_none())
+        .map(|p| {
+            (
+                format!("{}/{}", p.namespace().unwrap_or_default(), p.name_any()),
+                p,
+            )
+        })
+        .collect();
+    let mut to_mark = Vec::new();
+    {
+        let mut running = workers.lock().expect("lock");
+        // Pods gone: stop their workers (SIGTERM, as the kubelet does).
+        let gone: Vec<String> = running
+            .keys()
+            .filter(|k| !live.contains_key(*k))
+            .cloned()
+            .collect();
+        for key in gone {
+            if let Some(mut p) = running.remove(&key) {
+                p.terminate(Duration::from_secs(15));
+                log.lock().expect("lock").stopped.push(key);
+            }
+        }
+        for (key, pod) in &live {
+            let restart = running.get_mut(key).is_some_and(|p| !p.is_running());
+            if running.contains_key(key) && !restart {
+                continue;
+            }
+            let simulation = pod
+                .labels()
+                .get("devsim.io/simulation")
+                .cloned()
+                .unwrap_or_default();
+            let (namespace, name) = key.split_once('/').expect("namespace/name");
+            let logfile = logs.join(format!(
+                "worker-{namespace}-{name}-{}.log",
+                chrono_free_stamp()
+            ));
+            let process = Process::spawn(
+                &[
+                    "worker",
+                    "--simulation",
+                    &simulation,
+                    "--metrics-addr",
+                    "127.0.0.1:0",
+                    "--report-every",
+                    "1s",
+                    "--handoff-timeout",
+                    "20s",
+                ],
+                &[
+                    ("POD_NAME", name),
+                    ("POD_NAMESPACE", namespace),
+                    ("KUBECONFIG", kubeconfig.to_str().expect("UTF-8")),
+                    ("RUST_LOG", "info"),
+                ],
+                logfile,
+            );
+            running.insert(key.clone(), process);
+            let mut l = log.lock().expect("lock");
+            if restart {
+                l.restarted.push(key.clone())
+            } else {
+                l.started.push(key.clone())
+            }
+            to_mark.push((namespace.to_owned(), name.to_owned()));
+        }
+    }
+    for (namespace, name) in to_mark {
+        let api: Api<Pod> = Api::namespaced(pods.clone().into_client(), &namespace);
+        let status = serde_json::json!({"status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}});
+        let _ = api
+            .patch_status(&name, &PatchParams::default(), &Patch::Merge(status))
+            .await;
+    }
+}
+
+fn chrono_free_stamp() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis())
+}
+
+/// Polls `check` every 500 ms until it returns Some, or panics with `what` after `timeout`.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
