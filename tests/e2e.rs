@@ -275,8 +275,27 @@ async fn operator_end_to_end() {
         },
     )
     .await;
+    // Lengthening the interval too: the new epoch's sequence numbers still follow the old ones.
+    cluster.kubectl_ok(&[
+        "patch",
+        "devsim/plant",
+        "-n",
+        NS,
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"interval":"1s"}}"#,
+    ]);
+    eventually(
+        "the lengthened interval's rate",
+        Duration::from_secs(40),
+        || async {
+            let s = status(&sims, "plant").await;
+            rate_ok(s.messages_per_second, 1000).then_some(())
+        },
+    )
+    .await;
     eprintln!(
-        "e2e: paused, resumed, interval edited in place:\n{}",
+        "e2e: paused, resumed, interval edited in place (500ms -> 250ms -> 1s):\n{}",
         cluster.kubectl_ok(&["get", "devsim", "-n", NS])
     );
 

@@ -177,6 +177,7 @@ impl Validator {
                 device_id_prefix: s.device_id_prefix.clone(),
                 seed: s.seed,
                 interval,
+                first_seq: 0,
                 jitter: s.jitter,
                 profiles,
                 anomaly_rate: s.anomaly_rate,

@@ -11,7 +11,7 @@ mod status;
 
 pub use kafka::{Acks, Compression, KafkaSpec, Partitioner};
 pub use sensors::{DeviceProfileSpec, SensorSpec, SensorType};
-pub use status::{DeviceSimulationStatus, Phase, ShardStatus, Totals};
+pub use status::{DeviceSimulationStatus, Phase, ScheduleEpoch, ShardStatus, Totals};
 
 use kube::{CustomResource, CustomResourceExt};
 use schemars::JsonSchema;

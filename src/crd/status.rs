@@ -47,6 +47,10 @@ pub struct DeviceSimulationStatus {
     /// Messages per second over the last report period, over all shards.
     #[serde(default)]
     pub messages_per_second: f64,
+    /// The schedule every worker follows. Editing the interval starts a new epoch a moment
+    /// ahead, whose sequence numbers continue after the old epoch's, so no (device, seq) repeats.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<ScheduleEpoch>,
     /// Totals of shards that no longer exist (their entries were pruned after a scale-down),
     /// so that the simulation's totals never go backwards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -55,6 +59,19 @@ pub struct DeviceSimulationStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["index"]))]
     pub shards: Vec<ShardStatus>,
+}
+
+/// One schedule epoch: from `since`, reading `firstSeq + k` of a device is due at
+/// `since + phase(device) + k·interval + jitter`.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduleEpoch {
+    /// When the epoch starts (RFC 3339, milliseconds).
+    pub since: String,
+    /// Sequence number of every device's first reading in this epoch.
+    pub first_seq: u64,
+    /// The interval of this epoch.
+    pub interval: String,
 }
 
 /// Message counts.

@@ -21,6 +21,9 @@ pub struct SimulationPlan {
     pub seed: u64,
     /// Time between two readings of one device.
     pub interval: Duration,
+    /// Sequence number of every device's first reading at `t0`: 0 for a fresh simulation, more
+    /// when the interval was edited and a new schedule epoch began (see `status.schedule`).
+    pub first_seq: u64,
     /// Random delay of each reading, as a fraction of the interval, in [0, 0.5].
     pub jitter: f64,
     /// Device profiles; never empty.

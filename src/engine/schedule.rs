@@ -1,5 +1,6 @@
-//! When each reading is due: `phase(device) + seq·interval + jitter(device, seq)` nanoseconds
-//! after the simulation's start `t0`. A pure function of seed, device and sequence number, so any
+//! When each reading is due: `phase(device) + (seq - first_seq)·interval + jitter(device, seq)`
+//! nanoseconds after the start `t0` of the current schedule epoch (`first_seq` is 0 until the
+//! interval is edited; an edit starts a new epoch whose sequence numbers follow the old ones). A pure function of seed, device and sequence number, so any
 //! process that owns a device at a given moment emits the same sequence number for it, and a
 //! restart or rescale continues the sequence instead of starting it over.
 
@@ -14,11 +15,14 @@ pub struct Schedule {
     interval_ns: u64,
     /// Largest jitter in nanoseconds; below half an interval, so readings never reorder.
     max_jitter_ns: f64,
+    /// Sequence number of each device's first reading of this epoch.
+    first_seq: u64,
 }
 
 impl Schedule {
-    /// A schedule with the given interval and jitter fraction (0 to 0.5).
-    pub fn new(seed: u64, interval: Duration, jitter: f64) -> Self {
+    /// A schedule with the given interval and jitter fraction (0 to 0.5), whose readings are
+    /// numbered from `first_seq`.
+    pub fn new(seed: u64, interval: Duration, jitter: f64, first_seq: u64) -> Self {
         let interval_ns = u64::try_from(interval.as_nanos())
             .unwrap_or(u64::MAX)
             .max(1);
@@ -26,6 +30,7 @@ impl Schedule {
             seed,
             interval_ns,
             max_jitter_ns: jitter.clamp(0.0, 0.5) * interval_ns as f64,
+            first_seq,
         }
     }
 
@@ -50,15 +55,19 @@ impl Schedule {
         } else {
             0
         };
-        self.phase_ns(device) + seq.saturating_mul(self.interval_ns) + jitter
+        self.phase_ns(device)
+            + seq
+                .saturating_sub(self.first_seq)
+                .saturating_mul(self.interval_ns)
+            + jitter
     }
 
     /// The first sequence number of `device` due at or after `t_ns`: where a process that takes
     /// the device over at `t_ns` starts.
     pub fn first_seq_at_or_after(&self, device: u32, t_ns: u64) -> u64 {
         let phase = self.phase_ns(device);
-        let mut seq = t_ns.saturating_sub(phase) / self.interval_ns;
-        while seq > 0 && self.due_ns(device, seq - 1) >= t_ns {
+        let mut seq = self.first_seq + t_ns.saturating_sub(phase) / self.interval_ns;
+        while seq > self.first_seq && self.due_ns(device, seq - 1) >= t_ns {
             seq -= 1;
         }
         while self.due_ns(device, seq) < t_ns {
@@ -66,6 +75,14 @@ impl Schedule {
         }
         seq
     }
+}
+
+/// First sequence number of a new epoch that starts `elapsed` after the old one began: one past
+/// the highest sequence number the old epoch can have produced by then, whatever the phase and
+/// jitter. So an interval edit never makes a (device, seq) repeat.
+pub fn next_epoch_first_seq(old_first_seq: u64, old_interval: Duration, elapsed: Duration) -> u64 {
+    let readings = elapsed.as_nanos().div_ceil(old_interval.as_nanos().max(1));
+    old_first_seq + u64::try_from(readings).unwrap_or(u64::MAX / 2) + 1
 }
 
 #[cfg(test)]
@@ -76,24 +93,53 @@ mod tests {
     proptest! {
         #[test]
         fn due_times_increase_with_seq(seed: u64, device: u32, seq in 0u64..1_000_000, jitter in 0.0f64..=0.5) {
-            let s = Schedule::new(seed, Duration::from_millis(250), jitter);
+            let s = Schedule::new(seed, Duration::from_millis(250), jitter, 0);
             prop_assert!(s.due_ns(device, seq) < s.due_ns(device, seq + 1));
         }
 
         #[test]
         fn takeover_starts_at_the_first_reading_not_yet_due(seed: u64, device: u32, t in 0u64..10_000_000_000_000, jitter in 0.0f64..=0.5) {
-            let s = Schedule::new(seed, Duration::from_secs(5), jitter);
+            let s = Schedule::new(seed, Duration::from_secs(5), jitter, 0);
             let seq = s.first_seq_at_or_after(device, t);
             prop_assert!(s.due_ns(device, seq) >= t);
             if seq > 0 {
                 prop_assert!(s.due_ns(device, seq - 1) < t);
             }
         }
+
+        #[test]
+        fn a_later_epoch_numbers_readings_from_its_first_seq(seed: u64, device: u32, first in 0u64..1_000_000, t in 0u64..10_000_000_000_000) {
+            let s = Schedule::new(seed, Duration::from_secs(2), 0.3, first);
+            let seq = s.first_seq_at_or_after(device, t);
+            prop_assert!(seq >= first);
+            prop_assert!(s.due_ns(device, seq) >= t);
+            if seq > first {
+                prop_assert!(s.due_ns(device, seq - 1) < t);
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn a_new_epoch_numbers_after_everything_the_old_one_produced(
+            seed: u64, device: u32, old_ms in 10u64..10_000, new_ms in 10u64..10_000,
+            elapsed_ms in 0u64..1_000_000, old_first in 0u64..1_000,
+        ) {
+            let old = Schedule::new(seed, Duration::from_millis(old_ms), 0.5, old_first);
+            let elapsed = Duration::from_millis(elapsed_ms);
+            let first = next_epoch_first_seq(old_first, Duration::from_millis(old_ms), elapsed);
+            // The last reading of the old epoch due before the switch...
+            let last_old = old.first_seq_at_or_after(device, elapsed_ms * 1_000_000).saturating_sub(1);
+            // ...is numbered below every reading of the new epoch.
+            let new = Schedule::new(seed, Duration::from_millis(new_ms), 0.5, first);
+            prop_assert!(last_old < first);
+            prop_assert!(new.first_seq_at_or_after(device, 0) >= first);
+        }
     }
 
     #[test]
     fn phases_spread_devices_evenly_over_the_interval() {
-        let s = Schedule::new(3, Duration::from_secs(1), 0.0);
+        let s = Schedule::new(3, Duration::from_secs(1), 0.0, 0);
         let mut bins = [0u32; 10];
         for d in 0..100_000 {
             bins[(s.phase_ns(d) / 100_000_000) as usize] += 1;

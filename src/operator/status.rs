@@ -7,8 +7,12 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
 use super::build::selector_string;
-use crate::crd::{DeviceSimulation, DeviceSimulationStatus, Phase, ShardStatus, Totals};
+use crate::config::duration::parse_duration;
+use crate::crd::{
+    DeviceSimulation, DeviceSimulationStatus, Phase, ScheduleEpoch, ShardStatus, Totals,
+};
 use crate::engine::plan::SimulationPlan;
+use crate::engine::schedule::next_epoch_first_seq;
 
 /// A shard's figures older than this no longer count towards the message rate.
 const RATE_FRESHNESS: Duration = Duration::from_secs(30);
@@ -83,6 +87,7 @@ pub fn decide(
         selector: Some(selector_string(sim)),
         devices: sim.spec.devices,
         start_time: previous.start_time.clone(),
+        schedule: previous.schedule.clone(),
         retired: previous.retired.clone(),
         ..DeviceSimulationStatus::default()
     };
@@ -136,6 +141,13 @@ pub fn decide(
                 if status.start_time.is_none() {
                     status.start_time = Some(format_time(now));
                 }
+                status.schedule = next_epoch(
+                    status.schedule.take(),
+                    status.start_time.as_deref(),
+                    &sim.spec.interval,
+                    plan,
+                    now,
+                );
                 let desired = plan.replicas;
                 let requeue = plan
                     .duration
@@ -297,6 +309,44 @@ pub fn decide(
     }
 }
 
+/// How far ahead a new schedule epoch starts, so that every worker switches at the same moment.
+const EPOCH_LEAD: Duration = Duration::from_secs(2);
+
+/// The schedule epoch to follow: the first one from the start time, or a new one when the
+/// interval was edited, numbered after every reading the old one can have produced by then.
+fn next_epoch(
+    current: Option<ScheduleEpoch>,
+    start_time: Option<&str>,
+    interval_text: &str,
+    plan: &SimulationPlan,
+    now: Timestamp,
+) -> Option<ScheduleEpoch> {
+    let Some(current) = current else {
+        return start_time.map(|since| ScheduleEpoch {
+            since: since.to_owned(),
+            first_seq: 0,
+            interval: interval_text.to_owned(),
+        });
+    };
+    let old_interval = parse_duration(&current.interval)
+        .ok()
+        .filter(|d| !d.is_zero());
+    if old_interval == Some(plan.interval) {
+        return Some(current);
+    }
+    let (Some(old_interval), Some(old_since)) = (old_interval, parse_time(Some(&current.since)))
+    else {
+        return Some(current);
+    };
+    let since = (now + signed(EPOCH_LEAD)).max(old_since);
+    let elapsed = Duration::try_from(since.duration_since(old_since)).unwrap_or(Duration::ZERO);
+    Some(ScheduleEpoch {
+        since: format_time(since),
+        first_seq: next_epoch_first_seq(current.first_seq, old_interval, elapsed),
+        interval: interval_text.to_owned(),
+    })
+}
+
 type CondParts = (bool, &'static str, String);
 
 fn cond(status: bool, reason: &'static str, message: &str) -> CondParts {
@@ -367,4 +417,202 @@ pub fn format_time(t: Timestamp) -> String {
 /// Parses [`format_time`]'s output.
 pub fn parse_time(text: Option<&str>) -> Option<Timestamp> {
     text?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{parse_simulation, validate};
+
+    const NOW: &str = "2026-11-25T12:00:00Z";
+
+    fn sim(spec: &str, status: Option<DeviceSimulationStatus>) -> DeviceSimulation {
+        let mut sim = parse_simulation(&format!(
+            "apiVersion: devsim.io/v1alpha1\nkind: DeviceSimulation\nmetadata:\n  name: plant\n  namespace: iot\n  generation: 3\nspec:\n  devices: 100\n  interval: 1s\n  replicas: 2\n{spec}"
+        ))
+        .expect("fixture parses");
+        sim.status = status;
+        sim
+    }
+
+    fn decide_now(sim: &DeviceSimulation, observed: &Observed) -> Decision {
+        let validated = validate(sim).map_err(|e| e.to_string());
+        decide(
+            sim,
+            validated.as_ref().map(|v| &v.plan).map_err(Clone::clone),
+            observed,
+            NOW.parse().expect("time"),
+        )
+    }
+
+    fn ready(n: u32) -> Observed {
+        Observed {
+            sts_spec_replicas: Some(n),
+            sts_replicas: n,
+            sts_ready_replicas: n,
+        }
+    }
+
+    fn condition<'a>(d: &'a Decision, type_: &str) -> &'a Condition {
+        d.status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == type_)
+            .expect("condition present")
+    }
+
+    fn shard(index: u32, sent: u64, stopped: bool) -> ShardStatus {
+        ShardStatus {
+            index,
+            shard_count: 2,
+            messages_sent: sent,
+            messages_delivered: sent,
+            messages_per_second: 50.0,
+            stopped,
+            updated: Some("2026-11-25T11:59:58Z".into()),
+            ..ShardStatus::default()
+        }
+    }
+
+    #[test]
+    fn a_new_simulation_starts_its_schedule_and_waits_for_workers() {
+        let d = decide_now(&sim("", None), &Observed::default());
+        assert_eq!(d.status.phase, Some(Phase::Pending));
+        assert_eq!(d.replicas, 2);
+        assert_eq!(d.status.start_time.as_deref(), Some("2026-11-25T12:00:00Z"));
+        let epoch = d.status.schedule.clone().expect("schedule epoch");
+        assert_eq!((epoch.first_seq, epoch.interval.as_str()), (0, "1s"));
+        assert_eq!(condition(&d, "Ready").reason, "WaitingForWorkers");
+        assert_eq!(condition(&d, "Ready").observed_generation, Some(3));
+        assert_eq!(d.status.observed_generation, Some(3));
+    }
+
+    #[test]
+    fn all_workers_ready_is_running_with_the_summed_rate_and_a_started_event() {
+        let pending = decide_now(&sim("", None), &Observed::default()).status;
+        let mut status = pending.clone();
+        status.shards = vec![shard(0, 100, false), shard(1, 200, false)];
+        let d = decide_now(&sim("", Some(status)), &ready(2));
+        assert_eq!(d.status.phase, Some(Phase::Running));
+        assert_eq!(condition(&d, "Ready").status, "True");
+        assert_eq!(d.status.messages_sent, 300);
+        assert_eq!(d.status.messages_per_second, 100.0);
+        assert!(d.transitions.iter().any(|t| t.reason == "Started"));
+        assert!(d.prune.is_empty());
+    }
+
+    #[test]
+    fn paused_and_completed_scale_to_zero_and_keep_totals() {
+        let mut status = decide_now(&sim("", None), &Observed::default()).status;
+        status.shards = vec![shard(0, 100, false)];
+        let paused = decide_now(&sim("  paused: true\n", Some(status.clone())), &ready(2));
+        assert_eq!(
+            (paused.status.phase, paused.replicas),
+            (Some(Phase::Paused), 0)
+        );
+        assert_eq!(paused.status.messages_sent, 100);
+        assert!(paused.transitions.iter().any(|t| t.reason == "Paused"));
+        status.start_time = Some("2026-11-25T11:00:00Z".into());
+        let done = decide_now(&sim("  duration: 30m\n", Some(status)), &ready(2));
+        assert_eq!(
+            (done.status.phase, done.replicas, done.requeue),
+            (Some(Phase::Completed), 0, None)
+        );
+    }
+
+    #[test]
+    fn an_invalid_spec_fails_with_the_field_named_and_waits_for_a_change() {
+        let bad = "  profiles:\n    - name: p\n      sensors:\n        - type: current\n          min: 5\n          max: 1\n";
+        let d = decide_now(&sim(bad, None), &Observed::default());
+        assert_eq!(
+            (d.status.phase, d.replicas, d.requeue),
+            (Some(Phase::Failed), 0, None)
+        );
+        let ready = condition(&d, "Ready");
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("False", "InvalidSpec")
+        );
+        assert!(
+            ready.message.contains("spec.profiles[0].sensors[0].min"),
+            "{}",
+            ready.message
+        );
+        assert!(d.transitions.iter().any(|t| t.reason == "InvalidSpec"));
+    }
+
+    #[test]
+    fn stopped_shards_beyond_the_count_are_pruned_into_retired_counted_once() {
+        let mut status = decide_now(&sim("", None), &Observed::default()).status;
+        status.phase = Some(Phase::Running);
+        status.retired = Some(Totals {
+            messages_sent: 10,
+            messages_delivered: 10,
+            ..Totals::default()
+        });
+        status.shards = vec![
+            shard(0, 100, false),
+            shard(1, 200, false),
+            shard(2, 50, true),
+            shard(3, 70, false),
+        ];
+        let d = decide_now(&sim("", Some(status)), &ready(2));
+        assert_eq!(
+            d.prune,
+            vec![2],
+            "stopped entries only; shard 3 is still reporting"
+        );
+        assert_eq!(d.retired_after_prune.messages_sent, 60);
+        assert_eq!(d.status.messages_sent, 10 + 100 + 200 + 50 + 70);
+    }
+
+    #[test]
+    fn editing_the_interval_starts_a_later_epoch_numbered_after_the_old_one() {
+        let mut status = decide_now(&sim("", None), &Observed::default()).status;
+        status.start_time = Some("2026-11-25T11:59:00Z".into());
+        status.schedule = Some(ScheduleEpoch {
+            since: "2026-11-25T11:59:00Z".into(),
+            first_seq: 0,
+            interval: "1s".into(),
+        });
+        let d = decide_now(
+            &sim("", Some(status.clone())).with_interval("250ms"),
+            &ready(2),
+        );
+        let epoch = d.status.schedule.expect("epoch");
+        assert_eq!(epoch.since, "2026-11-25T12:00:02Z");
+        assert_eq!(
+            epoch.first_seq,
+            62 + 1,
+            "62 s of 1 s readings, then one past them"
+        );
+        assert_eq!(epoch.interval, "250ms");
+        // An unchanged interval keeps the epoch.
+        let same = decide_now(&sim("", Some(status.clone())), &ready(2));
+        assert_eq!(same.status.schedule, status.schedule);
+    }
+
+    #[test]
+    fn conditions_keep_their_transition_time_while_unchanged() {
+        let first = decide_now(&sim("", None), &Observed::default()).status;
+        let mut later = first.clone();
+        later.conditions[0].last_transition_time =
+            Time("2026-11-25T10:00:00Z".parse().expect("time"));
+        let d = decide_now(&sim("", Some(later.clone())), &Observed::default());
+        assert_eq!(
+            condition(&d, "Ready").last_transition_time,
+            later.conditions[0].last_transition_time
+        );
+    }
+
+    trait WithInterval {
+        fn with_interval(self, interval: &str) -> Self;
+    }
+
+    impl WithInterval for DeviceSimulation {
+        fn with_interval(mut self, interval: &str) -> Self {
+            self.spec.interval = interval.to_owned();
+            self
+        }
+    }
 }

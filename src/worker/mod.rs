@@ -176,10 +176,32 @@ impl Worker {
             }
         };
         let status = sim.status.clone().unwrap_or_default();
-        let Some(t0) = parse_time(status.start_time.as_deref()) else {
+        // The current schedule epoch: its start and the sequence number readings resume from.
+        let Some(epoch) = status.schedule.clone() else {
             return; // The controller has not started the simulation yet.
         };
+        let Some(t0) = parse_time(Some(&epoch.since)) else {
+            self.last_error = Some(format!(
+                "status.schedule.since is not a time: {:?}",
+                epoch.since
+            ));
+            return;
+        };
         let t0_ms = t0.as_millisecond();
+        // The interval comes from the epoch, not the spec: an edited interval applies only once
+        // the controller has opened its epoch, at the same moment in every worker.
+        let mut validated = validated;
+        validated.plan.first_seq = epoch.first_seq;
+        match config::duration::parse_duration(&epoch.interval) {
+            Ok(interval) if !interval.is_zero() => validated.plan.interval = interval,
+            _ => {
+                self.last_error = Some(format!(
+                    "status.schedule.interval is not a duration: {:?}",
+                    epoch.interval
+                ));
+                return;
+            }
+        }
         let stopped =
             sim.spec.paused || matches!(status.phase, Some(Phase::Completed | Phase::Failed));
         let desired = if stopped { 0 } else { validated.plan.replicas };
@@ -190,6 +212,10 @@ impl Worker {
         });
         if restart {
             let shards = self.producer.as_ref().map_or(0, |p| p.shards);
+            // A new epoch starts a moment ahead: the old schedule produces everything due until
+            // then, and the new one takes over exactly there.
+            let wait_ms = (t0_ms - unix_now_ms()).clamp(0, 10_000);
+            tokio::time::sleep(Duration::from_millis(wait_ms as u64)).await;
             tracing::info!("spec changed: restarting the producer with the new settings");
             self.stop_producer().await;
             if let Err(e) = self.start_producer(&validated, t0_ms, shards).await {
