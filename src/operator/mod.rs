@@ -6,6 +6,8 @@
 
 pub mod build;
 pub mod error;
+#[cfg(test)]
+mod fixtures;
 pub mod leader;
 pub mod reconcile;
 pub mod status;

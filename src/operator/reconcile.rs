@@ -207,3 +207,68 @@ async fn publish_events(sim: &DeviceSimulation, ctx: &Context, decision: &Decisi
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use serde_json::json;
+
+    use super::super::fixtures::{Scenario, simulation, testcontext};
+    use super::*;
+
+    async fn run(sim: DeviceSimulation, scenario: Scenario) -> Action {
+        let (ctx, server) = testcontext();
+        let verifier = server.run(scenario, &sim);
+        let action = reconcile(Arc::new(sim), ctx)
+            .await
+            .expect("reconcile succeeds");
+        tokio::time::timeout(Duration::from_secs(2), verifier)
+            .await
+            .expect("the scenario completed in time")
+            .expect("the scenario's expectations held");
+        action
+    }
+
+    #[tokio::test]
+    async fn new_simulation_gets_workers_a_service_and_a_pending_status() {
+        let action = run(simulation("", None), Scenario::NewSimulation).await;
+        assert_eq!(action, Action::requeue(Duration::from_secs(5)));
+    }
+
+    #[tokio::test]
+    async fn invalid_spec_is_reported_and_waits_for_a_change() {
+        let bad = "  profiles:\n    - name: p\n      sensors:\n        - type: current\n          min: 5\n          max: 1\n";
+        let action = run(simulation(bad, None), Scenario::InvalidSpec).await;
+        assert_eq!(action, Action::await_change());
+    }
+
+    #[tokio::test]
+    async fn pausing_scales_workers_to_zero_and_keeps_totals() {
+        let status = json!({
+            "phase": "Running", "startTime": "2026-11-25T12:00:00Z",
+            "schedule": {"since": "2026-11-25T12:00:00Z", "firstSeq": 0, "interval": "5s"},
+            "shards": [{"index": 0, "shardCount": 2, "messagesSent": 200}, {"index": 1, "shardCount": 2, "messagesSent": 300}]
+        });
+        run(
+            simulation("  paused: true\n", Some(status)),
+            Scenario::Paused,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_stopped_shard_beyond_the_count_is_pruned_first() {
+        let status = json!({
+            "phase": "Running", "startTime": "2026-11-25T12:00:00Z",
+            "schedule": {"since": "2026-11-25T12:00:00Z", "firstSeq": 0, "interval": "5s"},
+            "shards": [
+                {"index": 0, "shardCount": 2, "messagesSent": 10, "updated": "2099-01-01T00:00:00Z"},
+                {"index": 1, "shardCount": 2, "messagesSent": 20, "updated": "2099-01-01T00:00:00Z"},
+                {"index": 2, "shardCount": 0, "messagesSent": 30, "stopped": true, "updated": "2026-11-25T12:00:00Z"}
+            ]
+        });
+        let action = run(simulation("", Some(status)), Scenario::PruneStoppedShard).await;
+        assert_eq!(action, Action::requeue(Duration::from_millis(200)));
+    }
+}

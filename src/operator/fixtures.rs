@@ -1,0 +1,234 @@
+//! Reconcile scenarios against a mocked API server (the ApiServerVerifier pattern of
+//! kube-rs/controller-rs): each scenario lists the requests one reconcile must make, in order,
+//! checks their bodies, and answers them.
+
+use std::sync::Arc;
+
+use http::{Request, Response, StatusCode};
+use kube::Client;
+use kube::client::Body;
+use kube::runtime::events::{Recorder, Reporter};
+use serde_json::{Value, json};
+
+use super::build::BuildConfig;
+use super::{Context, OperatorMetrics};
+use crate::config::parse_simulation;
+use crate::crd::DeviceSimulation;
+
+type ApiServerHandle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
+
+/// Plays the API server for one reconcile.
+pub struct ApiServerVerifier(ApiServerHandle);
+
+/// A situation a reconcile may meet.
+pub enum Scenario {
+    /// A new, valid simulation: StatefulSet and Service applied, status Pending.
+    NewSimulation,
+    /// A schema-valid but invalid spec: no objects, status Failed/InvalidSpec, a Warning event.
+    InvalidSpec,
+    /// `paused: true` on a running simulation: StatefulSet to 0, status Paused, an event.
+    Paused,
+    /// A stopped shard beyond the count whose pod is gone: one JSON patch, nothing else.
+    PruneStoppedShard,
+}
+
+/// A test context whose client talks to the returned verifier.
+pub fn testcontext() -> (Arc<Context>, ApiServerVerifier) {
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let client = Client::new(service, "default");
+    let reporter = Reporter {
+        controller: "devsim-operator".into(),
+        instance: Some("test".into()),
+    };
+    let context = Context {
+        recorder: Recorder::new(client.clone(), reporter),
+        client,
+        metrics: Arc::new(OperatorMetrics::default()),
+        build: BuildConfig {
+            worker_image: "devsim:test".into(),
+            image_pull_policy: "IfNotPresent".into(),
+        },
+    };
+    (Arc::new(context), ApiServerVerifier(handle))
+}
+
+/// A simulation fixture with the given spec lines and status.
+pub fn simulation(spec: &str, status: Option<Value>) -> DeviceSimulation {
+    let mut sim = parse_simulation(&format!(
+        "apiVersion: devsim.io/v1alpha1\nkind: DeviceSimulation\nmetadata:\n  name: plant\n  namespace: iot\n  uid: 5a1d\n  generation: 1\nspec:\n  devices: 100\n  replicas: 2\n  kafka:\n    bootstrapServers: \"kafka:9092\"\n{spec}"
+    ))
+    .expect("fixture parses");
+    sim.status = status.map(|s| serde_json::from_value(s).expect("status fixture"));
+    sim
+}
+
+fn stateful_set(replicas: i32) -> Value {
+    json!({
+        "apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": {"name": "plant-workers", "namespace": "iot"},
+        "spec": {"replicas": replicas, "serviceName": "plant-workers", "selector": {}, "template": {}},
+        "status": {"replicas": replicas, "readyReplicas": replicas}
+    })
+}
+
+impl ApiServerVerifier {
+    /// Answers the scenario's requests; the returned task fails if any is missing or wrong.
+    pub fn run(self, scenario: Scenario, sim: &DeviceSimulation) -> tokio::task::JoinHandle<()> {
+        let object = serde_json::to_value(sim).expect("the simulation serialises");
+        tokio::spawn(async move {
+            let mut s = self;
+            match scenario {
+                Scenario::NewSimulation => {
+                    s.expect(
+                        "GET",
+                        "/apis/apps/v1/namespaces/iot/statefulsets/plant-workers",
+                        StatusCode::NOT_FOUND,
+                        not_found(),
+                    )
+                    .await;
+                    let sts = s.expect("PATCH", "/apis/apps/v1/namespaces/iot/statefulsets/plant-workers?&force=true&fieldManager=devsim-operator", StatusCode::OK, stateful_set(2)).await;
+                    assert_eq!(sts["spec"]["replicas"], 2);
+                    assert_eq!(
+                        sts["metadata"]["ownerReferences"][0]["kind"],
+                        "DeviceSimulation"
+                    );
+                    let svc = s.expect("PATCH", "/api/v1/namespaces/iot/services/plant-workers?&force=true&fieldManager=devsim-operator", StatusCode::OK, json!({})).await;
+                    assert_eq!(svc["spec"]["clusterIP"], "None");
+                    let status = s.expect("PATCH", "/apis/devsim.io/v1alpha1/namespaces/iot/devicesimulations/plant/status?&force=true&fieldManager=devsim-operator", StatusCode::OK, object.clone()).await;
+                    assert_eq!(status["status"]["phase"], "Pending");
+                    assert!(status["status"]["startTime"].is_string());
+                    assert_eq!(status["status"]["schedule"]["firstSeq"], 0);
+                    assert!(
+                        status["status"].get("shards").is_none(),
+                        "the controller never writes shard entries"
+                    );
+                }
+                Scenario::InvalidSpec => {
+                    s.expect(
+                        "GET",
+                        "/apis/apps/v1/namespaces/iot/statefulsets/plant-workers",
+                        StatusCode::NOT_FOUND,
+                        not_found(),
+                    )
+                    .await;
+                    let status = s.expect("PATCH", "/apis/devsim.io/v1alpha1/namespaces/iot/devicesimulations/plant/status?&force=true&fieldManager=devsim-operator", StatusCode::OK, object.clone()).await;
+                    assert_eq!(status["status"]["phase"], "Failed");
+                    let ready = &status["status"]["conditions"][0];
+                    assert_eq!(
+                        (ready["type"].as_str(), ready["reason"].as_str()),
+                        (Some("Ready"), Some("InvalidSpec"))
+                    );
+                    assert!(
+                        ready["message"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .contains("spec.profiles[0].sensors[0].min")
+                    );
+                    let event = s
+                        .expect(
+                            "POST",
+                            "/apis/events.k8s.io/v1/namespaces/iot/events?",
+                            StatusCode::CREATED,
+                            json!({}),
+                        )
+                        .await;
+                    assert_eq!(
+                        (event["type"].as_str(), event["reason"].as_str()),
+                        (Some("Warning"), Some("InvalidSpec"))
+                    );
+                }
+                Scenario::Paused => {
+                    s.expect(
+                        "GET",
+                        "/apis/apps/v1/namespaces/iot/statefulsets/plant-workers",
+                        StatusCode::OK,
+                        stateful_set(2),
+                    )
+                    .await;
+                    let sts = s.expect("PATCH", "/apis/apps/v1/namespaces/iot/statefulsets/plant-workers?&force=true&fieldManager=devsim-operator", StatusCode::OK, stateful_set(0)).await;
+                    assert_eq!(sts["spec"]["replicas"], 0);
+                    s.expect("PATCH", "/api/v1/namespaces/iot/services/plant-workers?&force=true&fieldManager=devsim-operator", StatusCode::OK, json!({})).await;
+                    let status = s.expect("PATCH", "/apis/devsim.io/v1alpha1/namespaces/iot/devicesimulations/plant/status?&force=true&fieldManager=devsim-operator", StatusCode::OK, object.clone()).await;
+                    assert_eq!(status["status"]["phase"], "Paused");
+                    assert_eq!(status["status"]["messagesSent"], 500, "totals kept");
+                    let event = s
+                        .expect(
+                            "POST",
+                            "/apis/events.k8s.io/v1/namespaces/iot/events?",
+                            StatusCode::CREATED,
+                            json!({}),
+                        )
+                        .await;
+                    assert_eq!(event["reason"], "Paused");
+                }
+                Scenario::PruneStoppedShard => {
+                    s.expect(
+                        "GET",
+                        "/apis/apps/v1/namespaces/iot/statefulsets/plant-workers",
+                        StatusCode::OK,
+                        stateful_set(2),
+                    )
+                    .await;
+                    let patch = s.expect("PATCH", "/apis/devsim.io/v1alpha1/namespaces/iot/devicesimulations/plant/status?", StatusCode::OK, object.clone()).await;
+                    let ops = patch.as_array().expect("a JSON patch");
+                    assert!(
+                        ops.iter()
+                            .any(|op| op["op"] == "remove" && op["path"] == "/status/shards/2")
+                    );
+                    assert!(ops.iter().any(|op| op["op"] == "test"
+                        && op["path"] == "/status/shards/2/stopped"
+                        && op["value"] == true));
+                    let retired = ops
+                        .iter()
+                        .find(|op| op["path"] == "/status/retired")
+                        .expect("retired set");
+                    assert_eq!(retired["value"]["messagesSent"], 30);
+                }
+            }
+        })
+    }
+
+    /// Takes the next request, checks its method and URI, answers it, returns its JSON body.
+    async fn expect(
+        &mut self,
+        method: &str,
+        uri: &str,
+        status: StatusCode,
+        answer: Value,
+    ) -> Value {
+        let (request, send) = self
+            .0
+            .next_request()
+            .await
+            .expect("the reconcile made no further request");
+        assert_eq!(
+            request.method().as_str(),
+            method,
+            "unexpected request to {}",
+            request.uri()
+        );
+        assert_eq!(request.uri().to_string(), uri);
+        let body = request
+            .into_body()
+            .collect_bytes()
+            .await
+            .expect("request body");
+        let json = if body.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&body).expect("JSON body")
+        };
+        let response = serde_json::to_vec(&answer).expect("answer serialises");
+        send.send_response(
+            Response::builder()
+                .status(status)
+                .body(Body::from(response))
+                .expect("response"),
+        );
+        json
+    }
+}
+
+fn not_found() -> Value {
+    json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404, "message": "not found"})
+}
