@@ -84,6 +84,35 @@ async fn operator_end_to_end() {
         "operator-a",
     ];
     let mut operator = Process::spawn(&operator_args, &operator_env, logs.join("operator-a.log"));
+    // A second replica on standby: leader election through the Lease keeps it idle.
+    let lease_holder = || {
+        cluster
+            .kubectl(&[
+                "get",
+                "lease",
+                "devsim-operator",
+                "-n",
+                NS,
+                "-o",
+                "jsonpath={.spec.holderIdentity}",
+            ])
+            .1
+    };
+    e2e_support::wait_until(
+        "operator-a holds the lease",
+        Duration::from_secs(20),
+        || lease_holder() == "operator-a",
+    );
+    let standby_args = [
+        "operator",
+        "--metrics-addr",
+        "127.0.0.1:0",
+        "--lease-namespace",
+        NS,
+        "--identity",
+        "operator-b",
+    ];
+    let _standby = Process::spawn(&standby_args, &operator_env, logs.join("operator-b.log"));
     let kubelet = Kubelet::start(client.clone(), cluster.kubeconfig.clone(), logs.clone());
     let sims: Api<DeviceSimulation> = Api::namespaced(client.clone(), NS);
     let sets: Api<StatefulSet> = Api::namespaced(client.clone(), NS);
@@ -184,19 +213,20 @@ async fn operator_end_to_end() {
     .await;
     eprintln!("e2e: worker 1 crashed and recovered");
 
-    // The operator restarts mid-run: no second StatefulSet, totals continue.
+    // The leading operator stops mid-run: the standby takes the lease over and carries on; no
+    // second StatefulSet, totals continue.
+    assert_eq!(
+        lease_holder(),
+        "operator-a",
+        "the standby must not have taken the lease"
+    );
     operator.terminate(Duration::from_secs(10));
     let before = status(&sims, "plant").await;
-    let operator_args_b = [
-        "operator",
-        "--metrics-addr",
-        "127.0.0.1:0",
-        "--lease-namespace",
-        NS,
-        "--identity",
-        "operator-a",
-    ];
-    let _operator_b = Process::spawn(&operator_args_b, &operator_env, logs.join("operator-b.log"));
+    e2e_support::wait_until(
+        "operator-b took the lease over",
+        Duration::from_secs(30),
+        || lease_holder() == "operator-b",
+    );
     eventually(
         "totals continue after the operator restart",
         Duration::from_secs(40),
@@ -213,6 +243,7 @@ async fn operator_end_to_end() {
         .await
         .expect("list StatefulSets");
     assert_eq!(all_sets.items.len(), 1, "exactly one StatefulSet");
+    eprintln!("e2e: operator-a stopped, operator-b took the lease over, totals continue");
 
     // 5. Pause, resume, edit the interval in place.
     cluster.kubectl_ok(&[
@@ -384,6 +415,31 @@ async fn operator_end_to_end() {
     eprintln!(
         "e2e: status delivered {delivered}, topic {in_topic}, status sent {}",
         final_status.messages_sent
+    );
+
+    // Events for the transitions a person cares about.
+    let events = cluster.kubectl_ok(&[
+        "get",
+        "events",
+        "-n",
+        NS,
+        "--field-selector",
+        "involvedObject.name=plant",
+    ]);
+    for reason in ["Started", "Scaled", "Paused"] {
+        assert!(events.contains(reason), "no {reason} event:\n{events}");
+    }
+    let events = cluster.kubectl_ok(&[
+        "get",
+        "events",
+        "-n",
+        NS,
+        "--field-selector",
+        "involvedObject.name=broken",
+    ]);
+    assert!(
+        events.contains("InvalidSpec"),
+        "no InvalidSpec event:\n{events}"
     );
 
     // 5 (cont.). Delete: the controller-manager's garbage collector removes what the simulation owned.

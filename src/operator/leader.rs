@@ -96,7 +96,9 @@ impl LeaderElection {
             .renew_time
             .as_ref()
             .is_none_or(|t| t.0 + duration < now);
-        if !ours && !expired {
+        // A holder that shut down cleanly released the lease by clearing its identity.
+        let released = spec.holder_identity.is_none();
+        if !ours && !expired && !released {
             return Ok(false);
         }
         let (acquired, transitions) = if ours {
@@ -117,6 +119,29 @@ impl LeaderElection {
             Ok(_) => Ok(true),
             Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
             Err(e) => Err(e),
+        }
+    }
+
+    /// Gives the lease up (on a clean shutdown), so that a standby replica takes over at its
+    /// next retry instead of waiting for the lease to expire.
+    pub async fn release(&self) {
+        let Ok(Some(mut lease)) = self.leases.get_opt(&self.name).await else {
+            return;
+        };
+        let Some(spec) = lease.spec.as_mut() else {
+            return;
+        };
+        if spec.holder_identity.as_deref() != Some(self.identity.as_str()) {
+            return;
+        }
+        spec.holder_identity = None;
+        match self
+            .leases
+            .replace(&self.name, &PostParams::default(), &lease)
+            .await
+        {
+            Ok(_) => tracing::info!(lease = %self.name, "released the lease"),
+            Err(e) => tracing::warn!(error = %e, "cannot release the lease; it will expire"),
         }
     }
 

@@ -153,14 +153,14 @@ pub async fn run(client: Client, config: OperatorConfig) -> anyhow::Result<()> {
 
     let mut lost_lease: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> =
         Box::pin(std::future::pending());
-    if let Some((namespace, name)) = &config.leader_lease {
-        let election = leader::LeaderElection::new(
-            Api::<Lease>::namespaced(client.clone(), namespace),
-            name,
-            &config.identity,
-        );
+    let election = config.leader_lease.as_ref().map(|(namespace, name)| {
+        let leases = Api::<Lease>::namespaced(client.clone(), namespace);
+        Arc::new(leader::LeaderElection::new(leases, name, &config.identity))
+    });
+    if let Some(election) = &election {
         election.acquire().await;
-        lost_lease = Box::pin(async move { election.hold().await });
+        let holder = Arc::clone(election);
+        lost_lease = Box::pin(async move { holder.hold().await });
     }
     metrics
         .ready
@@ -198,8 +198,15 @@ pub async fn run(client: Client, config: OperatorConfig) -> anyhow::Result<()> {
                 tracing::debug!(error = %e, "controller event");
             }
         });
-    tokio::select! {
+    let outcome = tokio::select! {
         _ = controller => Ok(()),
-        _ = &mut lost_lease => anyhow::bail!("lost the leader lease; exiting so that a fresh replica can take over"),
+        _ = &mut lost_lease => Err(anyhow::anyhow!("lost the leader lease; exiting so that a fresh replica can take over")),
+    };
+    // A clean shutdown hands the lease over at once instead of after it expires.
+    if outcome.is_ok()
+        && let Some(election) = &election
+    {
+        election.release().await;
     }
+    outcome
 }

@@ -336,3 +336,15 @@ where
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
+
+/// Polls a blocking `check` every 500 ms until true, or panics with `what` after `timeout`.
+pub fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !check() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
