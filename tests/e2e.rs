@@ -32,6 +32,19 @@ async fn status(sims: &Api<DeviceSimulation>, name: &str) -> DeviceSimulationSta
         .unwrap_or_default()
 }
 
+/// `kubectl patch` of a simulation's spec, as a GitOps tool or a person would edit it in place.
+fn patch_spec(cluster: &Cluster, name: &str, patch: &str) {
+    cluster.kubectl_ok(&[
+        "patch",
+        &format!("devsim/{name}"),
+        "-n",
+        NS,
+        "--type=merge",
+        "-p",
+        patch,
+    ]);
+}
+
 /// Msg/s the schedule asks for, and whether `rate` is within ±10 % of it.
 fn rate_ok(rate: f64, interval_ms: u64) -> bool {
     let expected = f64::from(DEVICES) * 1000.0 / interval_ms as f64;
@@ -246,15 +259,7 @@ async fn operator_end_to_end() {
     eprintln!("e2e: operator-a stopped, operator-b took the lease over, totals continue");
 
     // 5. Pause, resume, edit the interval in place.
-    cluster.kubectl_ok(&[
-        "patch",
-        "devsim/plant",
-        "-n",
-        NS,
-        "--type=merge",
-        "-p",
-        r#"{"spec":{"paused":true}}"#,
-    ]);
+    patch_spec(&cluster, "plant", r#"{"spec":{"paused":true}}"#);
     let paused = eventually("Paused, workers at 0", Duration::from_secs(40), || async {
         let s = status(&sims, "plant").await;
         (s.phase == Some(Phase::Paused) && s.replicas == 0).then_some(s)
@@ -267,15 +272,7 @@ async fn operator_end_to_end() {
         "totals lost on pause"
     );
     eprintln!("e2e: paused with {} messages sent", paused.messages_sent);
-    cluster.kubectl_ok(&[
-        "patch",
-        "devsim/plant",
-        "-n",
-        NS,
-        "--type=merge",
-        "-p",
-        r#"{"spec":{"paused":false}}"#,
-    ]);
+    patch_spec(&cluster, "plant", r#"{"spec":{"paused":false}}"#);
     eventually(
         "Running again after resume",
         Duration::from_secs(40),
@@ -288,15 +285,7 @@ async fn operator_end_to_end() {
         },
     )
     .await;
-    cluster.kubectl_ok(&[
-        "patch",
-        "devsim/plant",
-        "-n",
-        NS,
-        "--type=merge",
-        "-p",
-        r#"{"spec":{"interval":"250ms"}}"#,
-    ]);
+    patch_spec(&cluster, "plant", r#"{"spec":{"interval":"250ms"}}"#);
     eventually(
         "the new interval's rate",
         Duration::from_secs(40),
@@ -307,15 +296,7 @@ async fn operator_end_to_end() {
     )
     .await;
     // Lengthening the interval too: the new epoch's sequence numbers still follow the old ones.
-    cluster.kubectl_ok(&[
-        "patch",
-        "devsim/plant",
-        "-n",
-        NS,
-        "--type=merge",
-        "-p",
-        r#"{"spec":{"interval":"1s"}}"#,
-    ]);
+    patch_spec(&cluster, "plant", r#"{"spec":{"interval":"1s"}}"#);
     eventually(
         "the lengthened interval's rate",
         Duration::from_secs(40),
@@ -359,15 +340,7 @@ async fn operator_end_to_end() {
     eprintln!("e2e: invalid spec reported as InvalidSpec, others unaffected");
 
     // 3 (cont.). Verify the whole run: no (device, seq) twice; gaps only around hand-offs.
-    cluster.kubectl_ok(&[
-        "patch",
-        "devsim/plant",
-        "-n",
-        NS,
-        "--type=merge",
-        "-p",
-        r#"{"spec":{"paused":true}}"#,
-    ]);
+    patch_spec(&cluster, "plant", r#"{"spec":{"paused":true}}"#);
     eventually(
         "paused before verifying",
         Duration::from_secs(40),
