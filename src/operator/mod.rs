@@ -210,3 +210,34 @@ pub async fn run(client: Client, config: OperatorConfig) -> anyhow::Result<()> {
     }
     outcome
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::AdminState;
+
+    #[test]
+    fn reconcile_metrics_count_outcomes_and_error_categories() {
+        let metrics = OperatorMetrics::default();
+        metrics.observe(Duration::from_millis(3), None);
+        metrics.observe(Duration::from_millis(7), Some("conflict"));
+        let text = metrics.render();
+        assert!(
+            text.contains("devsim_reconciles_total{outcome=\"ok\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("devsim_reconciles_total{outcome=\"error\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("devsim_reconcile_errors_total{category=\"conflict\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("devsim_reconcile_duration_seconds_count 2"),
+            "{text}"
+        );
+        assert!(!metrics.ready(), "not ready before holding the lease");
+    }
+}
