@@ -98,6 +98,12 @@ pub async fn run(client: Client, config: WorkerConfig) -> anyhow::Result<()> {
         .status
         .as_ref()
         .and_then(|s| s.shards.iter().find(|e| e.index == index));
+    // SIGTERM flips this; a hand-off waiting for confirmation gives up at once.
+    let (shutdown_tx, mut signal) = watch::channel(false);
+    tokio::spawn(async move {
+        crate::cli::termination_signal().await;
+        let _ = shutdown_tx.send(true);
+    });
     let mut worker = Worker {
         index,
         config: config.clone(),
@@ -108,15 +114,15 @@ pub async fn run(client: Client, config: WorkerConfig) -> anyhow::Result<()> {
         metrics,
         last_failed: 0,
         stopped: false,
+        shutdown: signal.clone(),
+        previous: None,
     };
     worker.on_change(&first, &mut latest).await;
 
     let mut tick = tokio::time::interval(config.report_every);
-    let signal = crate::cli::termination_signal();
-    tokio::pin!(signal);
     loop {
         tokio::select! {
-            _ = &mut signal => break,
+            _ = signal.wait_for(|stop| *stop) => break,
             changed = latest.changed() => {
                 if changed.is_err() {
                     break;
@@ -158,6 +164,10 @@ struct Worker {
     last_failed: u64,
     /// Set for the last report, after the producer has been flushed.
     stopped: bool,
+    /// Turns true on SIGTERM.
+    shutdown: watch::Receiver<bool>,
+    /// The previous report's figures, for the rates on `/metrics`.
+    previous: Option<crate::runtime::Snapshot>,
 }
 
 impl Worker {
@@ -261,11 +271,14 @@ impl Worker {
             if handoff_confirmed(&entries, desired) {
                 break true;
             }
-            if tokio::time::timeout_at(deadline, latest.changed())
-                .await
-                .is_err()
-            {
-                break false;
+            let mut shutdown = self.shutdown.clone();
+            tokio::select! {
+                changed = tokio::time::timeout_at(deadline, latest.changed()) => {
+                    if changed.is_err() {
+                        break false;
+                    }
+                }
+                _ = shutdown.wait_for(|stop| *stop) => return,
             }
         };
         let Some(p) = &mut self.producer else { return };
@@ -344,6 +357,7 @@ impl Worker {
         let snapshot = p.fleet.snapshot(p.sink.as_ref());
         self.reporter.retire(&snapshot);
         self.last_failed = 0;
+        self.previous = None;
     }
 
     async fn report(&mut self) {
@@ -358,7 +372,9 @@ impl Worker {
                 last_error = last_error.or_else(|| p.sink.stats().last_error());
             }
             self.last_failed = s.failed;
-            self.metrics.record(&Report::between(&s, s), p.sink.stats());
+            let before = self.previous.unwrap_or(s);
+            self.metrics.record(&Report::between(&before, s), p.sink.stats());
+            self.previous = Some(s);
         }
         let state = ShardState {
             shard_count: self.reported_count,
