@@ -373,7 +373,8 @@ impl Worker {
             }
             self.last_failed = s.failed;
             let before = self.previous.unwrap_or(s);
-            self.metrics.record(&Report::between(&before, s), p.sink.stats());
+            self.metrics
+                .record(&Report::between(&before, s), p.sink.stats());
             self.previous = Some(s);
         }
         let state = ShardState {
