@@ -153,9 +153,9 @@ async fn operator_end_to_end() {
         table.contains("plant") && table.contains("Running"),
         "{table}"
     );
-    let sent_a = status(&sims, "plant").await.messages_sent;
+    let sent_a = status(&sims, "plant").await.totals.messages_sent;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let sent_b = status(&sims, "plant").await.messages_sent;
+    let sent_b = status(&sims, "plant").await.totals.messages_sent;
     assert!(
         sent_b > sent_a,
         "messages sent did not grow: {sent_a} -> {sent_b}"
@@ -218,7 +218,7 @@ async fn operator_end_to_end() {
             let shard = s.shards.iter().find(|e| e.index == 1)?;
             (restarted
                 && shard.messages_per_second > 0.0
-                && s.messages_sent > before.messages_sent
+                && s.totals.messages_sent > before.totals.messages_sent
                 && rate_ok(s.messages_per_second, INTERVAL_MS))
             .then_some(())
         },
@@ -245,7 +245,7 @@ async fn operator_end_to_end() {
         Duration::from_secs(40),
         || async {
             let s = status(&sims, "plant").await;
-            (s.messages_sent > before.messages_sent + u64::from(DEVICES)
+            (s.totals.messages_sent > before.totals.messages_sent + u64::from(DEVICES)
                 && s.phase == Some(Phase::Running))
             .then_some(())
         },
@@ -268,10 +268,14 @@ async fn operator_end_to_end() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let still = status(&sims, "plant").await;
     assert!(
-        still.messages_sent >= paused.messages_sent && paused.messages_sent >= before.messages_sent,
+        still.totals.messages_sent >= paused.totals.messages_sent
+            && paused.totals.messages_sent >= before.totals.messages_sent,
         "totals lost on pause"
     );
-    eprintln!("e2e: paused with {} messages sent", paused.messages_sent);
+    eprintln!(
+        "e2e: paused with {} messages sent",
+        paused.totals.messages_sent
+    );
     patch_spec(&cluster, "plant", r#"{"spec":{"paused":false}}"#);
     eventually(
         "Running again after resume",
@@ -279,7 +283,7 @@ async fn operator_end_to_end() {
         || async {
             let s = status(&sims, "plant").await;
             (s.phase == Some(Phase::Running)
-                && s.messages_sent > paused.messages_sent
+                && s.totals.messages_sent > paused.totals.messages_sent
                 && rate_ok(s.messages_per_second, INTERVAL_MS))
             .then_some(())
         },
@@ -330,11 +334,11 @@ async fn operator_end_to_end() {
         },
     )
     .await;
-    let sent = status(&sims, "plant").await.messages_sent;
+    let sent = status(&sims, "plant").await.totals.messages_sent;
     eventually(
         "the valid simulation keeps being reconciled",
         Duration::from_secs(20),
-        || async { (status(&sims, "plant").await.messages_sent > sent).then_some(()) },
+        || async { (status(&sims, "plant").await.totals.messages_sent > sent).then_some(()) },
     )
     .await;
     eprintln!("e2e: invalid spec reported as InvalidSpec, others unaffected");
@@ -373,7 +377,7 @@ async fn operator_end_to_end() {
     // Every delivered message counted in the status is in the topic. The topic may hold a few
     // more: the worker killed with SIGKILL could not report its last second of deliveries.
     let in_topic = common::report_value(&report, "messages");
-    let delivered = final_status.messages_delivered;
+    let delivered = final_status.totals.messages_delivered;
     assert!(
         in_topic >= delivered,
         "status counts {delivered} delivered, topic holds {in_topic}"
@@ -387,7 +391,7 @@ async fn operator_end_to_end() {
     // of a delivered message (the topic holds them all).
     eprintln!(
         "e2e: status delivered {delivered}, topic {in_topic}, status sent {}",
-        final_status.messages_sent
+        final_status.totals.messages_sent
     );
 
     // Events for the transitions a person cares about.

@@ -32,18 +32,9 @@ pub struct DeviceSimulationStatus {
     /// Devices simulated.
     #[serde(default)]
     pub devices: u32,
-    /// Messages handed to the producer, over all shards.
-    #[serde(default)]
-    pub messages_sent: u64,
-    /// Messages the brokers acknowledged.
-    #[serde(default)]
-    pub messages_delivered: u64,
-    /// Messages that failed delivery.
-    #[serde(default)]
-    pub messages_failed: u64,
-    /// Readings dropped by the `drop` overflow policy.
-    #[serde(default)]
-    pub messages_dropped: u64,
+    /// Message counts over all shards, retired ones included.
+    #[serde(flatten)]
+    pub totals: Totals,
     /// Messages per second over the last report period, over all shards.
     #[serde(default)]
     pub messages_per_second: f64,
@@ -92,6 +83,16 @@ pub struct Totals {
     pub messages_dropped: u64,
 }
 
+impl Totals {
+    /// Adds another set of counts to these.
+    pub fn add(&mut self, other: &Totals) {
+        self.messages_sent += other.messages_sent;
+        self.messages_delivered += other.messages_delivered;
+        self.messages_failed += other.messages_failed;
+        self.messages_dropped += other.messages_dropped;
+    }
+}
+
 /// Lifecycle phase of a simulation.
 #[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
 pub enum Phase {
@@ -119,18 +120,9 @@ pub struct ShardStatus {
     /// Devices in this shard.
     #[serde(default)]
     pub devices: u32,
-    /// Messages handed to the producer.
-    #[serde(default)]
-    pub messages_sent: u64,
-    /// Messages acknowledged by the brokers.
-    #[serde(default)]
-    pub messages_delivered: u64,
-    /// Messages that failed delivery.
-    #[serde(default)]
-    pub messages_failed: u64,
-    /// Readings dropped by the `drop` overflow policy.
-    #[serde(default)]
-    pub messages_dropped: u64,
+    /// Message counts of this shard.
+    #[serde(flatten)]
+    pub totals: Totals,
     /// Messages per second over the last report period.
     #[serde(default)]
     pub messages_per_second: f64,

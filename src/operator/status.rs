@@ -214,13 +214,13 @@ pub fn decide(
     let mut rate = 0.0;
     let mut errors = Vec::new();
     for shard in &previous.shards {
-        add(&mut totals, shard);
+        totals.add(&shard.totals);
         // A shard beyond the count whose worker has stopped (reported count 0) or gone silent
         // is gone for good; its figures move to `retired`.
         let stopped = shard.stopped || !is_recent(shard, now, STALE_AFTER);
         if shard.index >= keep_below && stopped {
             prune.push(shard.index);
-            add(&mut retired_after_prune, shard);
+            retired_after_prune.add(&shard.totals);
             continue;
         }
         if phase == Phase::Running && is_fresh(shard, now) {
@@ -230,10 +230,7 @@ pub fn decide(
             }
         }
     }
-    status.messages_sent = totals.messages_sent;
-    status.messages_delivered = totals.messages_delivered;
-    status.messages_failed = totals.messages_failed;
-    status.messages_dropped = totals.messages_dropped;
+    status.totals = totals;
     status.messages_per_second = (rate * 10.0).round() / 10.0;
 
     let degraded = if !errors.is_empty() {
@@ -264,7 +261,7 @@ pub fn decide(
             }
             Phase::Completed => transitions.push(normal(
                 "Completed",
-                format!("{} messages sent", status.messages_sent),
+                format!("{} messages sent", status.totals.messages_sent),
             )),
             Phase::Pending | Phase::Failed => {}
         }
@@ -388,13 +385,6 @@ fn condition(
     }
 }
 
-fn add(totals: &mut Totals, shard: &ShardStatus) {
-    totals.messages_sent += shard.messages_sent;
-    totals.messages_delivered += shard.messages_delivered;
-    totals.messages_failed += shard.messages_failed;
-    totals.messages_dropped += shard.messages_dropped;
-}
-
 fn is_fresh(shard: &ShardStatus, now: Timestamp) -> bool {
     is_recent(shard, now, RATE_FRESHNESS)
 }
@@ -465,8 +455,11 @@ mod tests {
         ShardStatus {
             index,
             shard_count: 2,
-            messages_sent: sent,
-            messages_delivered: sent,
+            totals: Totals {
+                messages_sent: sent,
+                messages_delivered: sent,
+                ..Totals::default()
+            },
             messages_per_second: 50.0,
             stopped,
             updated: Some("2026-11-25T11:59:58Z".into()),
@@ -495,7 +488,7 @@ mod tests {
         let d = decide_now(&sim("", Some(status)), &ready(2));
         assert_eq!(d.status.phase, Some(Phase::Running));
         assert_eq!(condition(&d, "Ready").status, "True");
-        assert_eq!(d.status.messages_sent, 300);
+        assert_eq!(d.status.totals.messages_sent, 300);
         assert_eq!(d.status.messages_per_second, 100.0);
         assert!(d.transitions.iter().any(|t| t.reason == "Started"));
         assert!(d.prune.is_empty());
@@ -510,7 +503,7 @@ mod tests {
             (paused.status.phase, paused.replicas),
             (Some(Phase::Paused), 0)
         );
-        assert_eq!(paused.status.messages_sent, 100);
+        assert_eq!(paused.status.totals.messages_sent, 100);
         assert!(paused.transitions.iter().any(|t| t.reason == "Paused"));
         status.start_time = Some("2026-11-25T11:00:00Z".into());
         let done = decide_now(&sim("  duration: 30m\n", Some(status)), &ready(2));
@@ -563,7 +556,7 @@ mod tests {
             "stopped entries only; shard 3 is still reporting"
         );
         assert_eq!(d.retired_after_prune.messages_sent, 60);
-        assert_eq!(d.status.messages_sent, 10 + 100 + 200 + 50 + 70);
+        assert_eq!(d.status.totals.messages_sent, 10 + 100 + 200 + 50 + 70);
     }
 
     #[test]

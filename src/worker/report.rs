@@ -48,12 +48,7 @@ impl ShardReporter {
         index: u32,
         existing: Option<&ShardStatus>,
     ) -> Self {
-        let baseline = existing.map_or_else(Totals::default, |e| Totals {
-            messages_sent: e.messages_sent,
-            messages_delivered: e.messages_delivered,
-            messages_failed: e.messages_failed,
-            messages_dropped: e.messages_dropped,
-        });
+        let baseline = existing.map_or_else(Totals::default, |e| e.totals.clone());
         Self {
             api,
             simulation: simulation.to_owned(),
@@ -90,10 +85,12 @@ impl ShardReporter {
             index: self.index,
             shard_count: state.shard_count,
             devices: state.devices as u32,
-            messages_sent: sent,
-            messages_delivered: self.baseline.messages_delivered + s.map_or(0, |s| s.delivered),
-            messages_failed: self.baseline.messages_failed + s.map_or(0, |s| s.failed),
-            messages_dropped: self.baseline.messages_dropped + s.map_or(0, |s| s.dropped),
+            totals: Totals {
+                messages_sent: sent,
+                messages_delivered: self.baseline.messages_delivered + s.map_or(0, |s| s.delivered),
+                messages_failed: self.baseline.messages_failed + s.map_or(0, |s| s.failed),
+                messages_dropped: self.baseline.messages_dropped + s.map_or(0, |s| s.dropped),
+            },
             messages_per_second: (rate * 10.0).round() / 10.0,
             schedule_lag_p99_ms: s.map_or(0.0, |s| (s.lag_p99_ms * 100.0).round() / 100.0),
             handoff_timeouts: self.handoff_timeouts,
