@@ -134,26 +134,30 @@ impl ReadingGenerator {
         state: &mut [f32],
         values: &mut [f64],
     ) -> Option<Anomaly> {
-        let anomaly = self.draw_anomaly(profile, device, seq);
+        // A separate stream: injecting anomalies never changes the other values.
+        let drawn = self.draw_anomaly(profile, device, seq);
         // The toggle anomaly needs the switch's state before this reading advances it.
-        let previous = anomaly.map_or(0.0, |a| state[a.sensor]);
+        let previous = drawn.as_ref().map_or(0.0, |(a, _)| state[a.sensor]);
         self.step_sensors(profile, device, building, seq, state, values);
-        if let Some(a) = anomaly {
-            // A separate stream: injecting anomalies never changes the other values.
-            let mut rng = CounterRng::new(self.seed, Stream::Anomaly, u64::from(device), seq);
-            rng.next_bits();
-            let sensor = &profile.sensors[a.sensor];
-            values[a.sensor] = round2(sensor.anomalous_value(&mut rng, previous));
-            // A switch reports its state, so the toggle is its new state; a measuring sensor's
-            // state is its underlying signal, which a spike leaves untouched.
-            if sensor.kind == SensorKind::Switch {
-                state[a.sensor] = values[a.sensor] as f32;
-            }
+        let (a, mut rng) = drawn?;
+        let sensor = &profile.sensors[a.sensor];
+        values[a.sensor] = round2(sensor.anomalous_value(&mut rng, previous));
+        // A switch reports its state, so the toggle is its new state; a measuring sensor's
+        // state is its underlying signal, which a spike leaves untouched.
+        if sensor.kind == SensorKind::Switch {
+            state[a.sensor] = values[a.sensor] as f32;
         }
-        anomaly
+        Some(a)
     }
 
-    fn draw_anomaly(&self, profile: &Profile, device: u32, seq: u64) -> Option<Anomaly> {
+    /// Whether reading `seq` is anomalous, and if so the anomaly and the generator positioned to
+    /// draw its value.
+    fn draw_anomaly(
+        &self,
+        profile: &Profile,
+        device: u32,
+        seq: u64,
+    ) -> Option<(Anomaly, CounterRng)> {
         if self.anomaly_rate <= 0.0 {
             return None;
         }
@@ -162,10 +166,11 @@ impl ReadingGenerator {
             return None;
         }
         let sensor = rng.below(profile.sensors.len() as u64) as usize;
-        Some(Anomaly {
+        let anomaly = Anomaly {
             sensor,
             kind: profile.sensors[sensor].kind.anomaly_kind(),
-        })
+        };
+        Some((anomaly, rng))
     }
 
     fn step_sensors(
