@@ -137,6 +137,10 @@ pub struct ShardStatus {
     /// controller may fold them into `retired` once its pod is gone.
     #[serde(default)]
     pub stopped: bool,
+    /// When the worker last let go of devices (RFC 3339, rounded up to the millisecond): their
+    /// new owners start them there, so a hand-off produces late readings rather than gaps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub released_at: Option<String>,
     /// The latest Kafka or configuration error the worker saw, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,

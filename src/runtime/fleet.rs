@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use hdrhistogram::Histogram;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
 use super::MessageSink;
@@ -137,14 +137,27 @@ impl Fleet {
     }
 
     /// Stops, at once, every device that its shard no longer owns with `shards` shards: the
-    /// first half of a re-shard, done before anyone takes those devices over.
-    pub fn release_for(&self, shards: u32) {
+    /// first half of a re-shard, done before anyone takes those devices over. Returns the engine
+    /// time (ns after t0) by which every task has let go: no reading of a released device due
+    /// at or after it comes from this fleet, so a new owner can start exactly there.
+    pub async fn release_for(&self, shards: u32) -> u64 {
+        let mut acknowledgements = Vec::with_capacity(self.handles.len());
         for h in &self.handles {
-            let _ = h.commands.send(TaskCommand::Retain {
+            let (done, acknowledged) = oneshot::channel();
+            let command = TaskCommand::Retain {
                 shards,
                 shard: h.shard,
-            });
+                done,
+            };
+            if h.commands.send(command).is_ok() {
+                acknowledgements.push(acknowledged);
+            }
         }
+        for acknowledged in acknowledgements {
+            // A task that has ended holds no device either.
+            let _ = acknowledged.await;
+        }
+        self.clock.now_ns()
     }
 
     /// Takes over, from `start_ns`, the devices each shard gains going from `old_shards` to

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::MessageSink;
 use crate::engine::encode::Encoder;
@@ -143,6 +143,8 @@ pub enum TaskCommand {
         shards: u32,
         /// The shard this task belongs to.
         shard: u32,
+        /// Told once the devices are gone, so the caller knows no reading of theirs follows.
+        done: oneshot::Sender<()>,
     },
     /// Take these devices over, each from its first reading due at or after `start_ns`.
     Add {
@@ -175,12 +177,14 @@ pub struct TaskContext<S> {
 
 fn apply(worker: &mut DeviceWorker, command: TaskCommand, counters: &TaskCounters) {
     match command {
-        // Zero shards: the simulation stopped, and nobody owns anything.
-        TaskCommand::Retain { shards: 0, .. } => {
-            worker.retain_devices(|_| false);
-        }
-        TaskCommand::Retain { shards, shard } => {
-            worker.retain_devices(|d| shard_of(d, shards) == shard);
+        TaskCommand::Retain {
+            shards,
+            shard,
+            done,
+        } => {
+            // Zero shards: the simulation stopped, and nobody owns anything.
+            worker.retain_devices(|d| shards > 0 && shard_of(d, shards) == shard);
+            let _ = done.send(());
         }
         TaskCommand::Add { devices, start_ns } => worker.add_devices(&devices, start_ns),
     }

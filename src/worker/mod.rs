@@ -116,6 +116,8 @@ pub async fn run(client: Client, config: WorkerConfig) -> anyhow::Result<()> {
         stopped: false,
         shutdown: signal.clone(),
         previous: None,
+        released_at_ms: None,
+        fresh_shard: existing.is_none(),
     };
     worker.on_change(&first, &mut latest).await;
 
@@ -168,6 +170,10 @@ struct Worker {
     shutdown: watch::Receiver<bool>,
     /// The previous report's figures, for the rates on `/metrics`.
     previous: Option<crate::runtime::Snapshot>,
+    /// When this worker last let go of devices (Unix ms), reported for their new owners.
+    released_at_ms: Option<i64>,
+    /// No earlier process reported for this shard: its devices can only come from others.
+    fresh_shard: bool,
 }
 
 impl Worker {
@@ -245,7 +251,8 @@ impl Worker {
         }
         // Re-shard. First release, at once, every device this shard no longer owns.
         if let Some(p) = &self.producer {
-            p.fleet.release_for(desired);
+            let released_ns = p.fleet.release_for(desired).await;
+            self.released_at_ms = Some(p.t0_ms + released_ns.div_ceil(1_000_000) as i64);
         } else if desired > 0 {
             if let Err(e) = self.start_producer(&validated, t0_ms, desired).await {
                 self.last_error = Some(e);
@@ -262,29 +269,43 @@ impl Worker {
         }
         // Then wait until every other shard has confirmed the count before taking devices over.
         let deadline = tokio::time::Instant::now() + self.config.handoff_timeout;
-        let confirmed = loop {
+        let (confirmed, entries) = loop {
             let entries = latest
                 .borrow()
                 .as_ref()
                 .and_then(|s| s.status.as_ref().map(|st| st.shards.clone()))
                 .unwrap_or_default();
             if handoff_confirmed(&entries, desired) {
-                break true;
+                break (true, entries);
             }
             let mut shutdown = self.shutdown.clone();
             tokio::select! {
                 changed = tokio::time::timeout_at(deadline, latest.changed()) => {
                     if changed.is_err() {
-                        break false;
+                        break (false, entries);
                     }
                 }
                 _ = shutdown.wait_for(|stop| *stop) => return,
             }
         };
+        // Devices handed over by shards that confirmed start where those shards let go of them,
+        // so the hand-off leaves no gap: the readings due meanwhile are produced late, not lost.
+        // A restarted worker takes its own devices back from now: what its previous process
+        // produced before dying is unknown, and producing it again would duplicate it.
         let Some(p) = &mut self.producer else { return };
+        let now_ns = p.fleet.now_ns();
+        let handed_over = confirmed && (current.is_some() || self.fresh_shard);
+        let start_ns = if handed_over {
+            handoff_start_ms(&entries, self.index, unix_now_ms()).map_or(now_ns, |ms| {
+                u64::try_from(ms - p.t0_ms).unwrap_or(0) * 1_000_000
+            })
+        } else {
+            now_ns
+        };
         let old = current.unwrap_or(0);
-        let taken = p.fleet.take_over(old, desired, p.fleet.now_ns());
+        let taken = p.fleet.take_over(old, desired, start_ns.min(now_ns));
         p.shards = desired;
+        self.fresh_shard = false;
         if !confirmed {
             self.reporter.handoff_timeouts += taken;
             tracing::warn!(
@@ -352,6 +373,8 @@ impl Worker {
         self.metrics.set_ready(false);
         p.fleet.stop();
         p.fleet.join().await;
+        // Rounded up: no reading due at or after this millisecond came from this producer.
+        self.released_at_ms = Some(unix_now_ms() + 1);
         let sink = Arc::clone(&p.sink);
         let _ = tokio::task::spawn_blocking(move || sink.flush(FLUSH_TIMEOUT)).await;
         let snapshot = p.fleet.snapshot(p.sink.as_ref());
@@ -383,11 +406,27 @@ impl Worker {
             snapshot,
             last_error,
             stopped: self.stopped,
+            released_at: self
+                .released_at_ms
+                .and_then(|ms| k8s_openapi::jiff::Timestamp::from_millisecond(ms).ok())
+                .map(crate::operator::status::format_time),
         };
         if let Err(e) = self.reporter.report(&state).await {
             tracing::warn!(error = %e, "cannot report the shard's figures");
         }
     }
+}
+
+/// Where a hand-off starts: the latest moment at which another shard let go of devices for
+/// the current count (Unix ms), at most a minute back, never in the future.
+fn handoff_start_ms(entries: &[crate::crd::ShardStatus], me: u32, now_ms: i64) -> Option<i64> {
+    entries
+        .iter()
+        .filter(|e| e.index != me)
+        .filter_map(|e| parse_time(e.released_at.as_deref()))
+        .map(|t| t.as_millisecond())
+        .max()
+        .map(|ms| ms.clamp(now_ms - 60_000, now_ms))
 }
 
 /// Whether two plans differ only in their shard count.

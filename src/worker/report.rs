@@ -38,6 +38,8 @@ pub struct ShardState {
     pub last_error: Option<String>,
     /// This is the worker's last report.
     pub stopped: bool,
+    /// When the worker last let go of devices (RFC 3339).
+    pub released_at: Option<String>,
 }
 
 impl ShardReporter {
@@ -96,6 +98,7 @@ impl ShardReporter {
             handoff_timeouts: self.handoff_timeouts,
             last_error: state.last_error.clone(),
             stopped: state.stopped,
+            released_at: state.released_at.clone(),
             updated: Some(format_time(Timestamp::now())),
         }
     }
