@@ -230,6 +230,14 @@ impl DeviceWorker {
         PollOutcome::IdleUntil(self.wheel.next_slot_start_ns())
     }
 
+    /// Orders every reading due by `cut_ns` exactly, so that the next `poll(cut_ns)` produces
+    /// all of them and nothing after. Slots of 1 ms are otherwise only ordered to the
+    /// millisecond, which is fine for timing but not for a hand-off cut.
+    pub fn prepare_cut(&mut self, cut_ns: u64) {
+        self.open_started_slots(cut_ns);
+        self.ready.make_contiguous().sort_unstable();
+    }
+
     fn open_started_slots(&mut self, now_ns: u64) {
         self.drained.clear();
         self.wheel.drain_started(now_ns, &mut self.drained);

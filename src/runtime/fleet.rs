@@ -42,6 +42,10 @@ pub fn startup_allowance(devices: u32) -> std::time::Duration {
         + std::time::Duration::from_nanos(100 * u64::from(devices))
 }
 
+/// How far ahead of a release its cut lies: time for every task to receive the command before
+/// the cut, so all of them stop at the same reading.
+pub const RELEASE_LEAD: std::time::Duration = std::time::Duration::from_millis(5);
+
 /// One producer task as the fleet sees it.
 struct TaskHandle {
     shard: u32,
@@ -136,34 +140,48 @@ impl Fleet {
         self.clock.now_ns()
     }
 
-    /// Stops, at once, every device that its shard no longer owns with `shards` shards: the
-    /// first half of a re-shard, done before anyone takes those devices over. Returns the engine
-    /// time (ns after t0) by which every task has let go: no reading of a released device due
-    /// at or after it comes from this fleet, so a new owner can start exactly there.
+    /// Stops every device that its shard no longer owns with `shards` shards: the first half of
+    /// a re-shard, done before anyone takes those devices over. All tasks cut at the same moment,
+    /// [`RELEASE_LEAD`] ahead: readings due up to the cut are produced here, none after it.
+    /// Returns the latest cut applied (ns after t0; later than asked only for a task that was
+    /// lagging), once every task has let go: a new owner starting just after it duplicates
+    /// nothing.
     pub async fn release_for(&self, shards: u32) -> u64 {
+        let cut_ns = self.clock.now_ns() + RELEASE_LEAD.as_nanos() as u64;
         let mut acknowledgements = Vec::with_capacity(self.handles.len());
         for h in &self.handles {
             let (done, acknowledged) = oneshot::channel();
             let command = TaskCommand::Retain {
                 shards,
                 shard: h.shard,
+                cut_ns,
                 done,
             };
             if h.commands.send(command).is_ok() {
                 acknowledgements.push(acknowledged);
             }
         }
+        let mut applied = cut_ns;
         for acknowledged in acknowledgements {
             // A task that has ended holds no device either.
-            let _ = acknowledged.await;
+            if let Ok(cut) = acknowledged.await {
+                applied = applied.max(cut);
+            }
         }
-        self.clock.now_ns()
+        applied
     }
 
-    /// Takes over, from `start_ns`, the devices each shard gains going from `old_shards` to
-    /// `new_shards`: the second half of a re-shard, once their old owners have released them.
-    /// Returns how many devices were taken over.
-    pub fn take_over(&self, old_shards: u32, new_shards: u32, start_ns: u64) -> u64 {
+    /// Takes over the devices each shard gains going from `old_shards` to `new_shards` (all of
+    /// its devices when `old_shards` is 0): the second half of a re-shard, once their old owners
+    /// have released them. Each device starts at `start_of(old owner)` (ns after t0; the owner is
+    /// `None` when unknown), so it continues exactly where its old owner cut it. Returns how many
+    /// devices were taken over.
+    pub fn take_over(
+        &self,
+        old_shards: u32,
+        new_shards: u32,
+        start_of: impl Fn(Option<u32>) -> u64,
+    ) -> u64 {
         let mut taken = 0;
         let shards: Vec<u32> = {
             let mut s: Vec<u32> = self.handles.iter().map(|h| h.shard).collect();
@@ -172,21 +190,27 @@ impl Fleet {
         };
         let gained = group_by_shard(self.plan.devices, new_shards, &shards);
         for (&shard, devices) in shards.iter().zip(gained) {
-            let devices: Vec<u32> = devices
-                .into_iter()
-                .filter(|&d| old_shards == 0 || shard_of(d, old_shards) != shard)
-                .collect();
-            taken += devices.len() as u64;
+            // Devices grouped by their start, i.e. by their old owner's cut.
+            let mut by_start: std::collections::BTreeMap<u64, Vec<u32>> = Default::default();
+            for d in devices {
+                let owner = (old_shards > 0).then(|| shard_of(d, old_shards));
+                if owner != Some(shard) {
+                    by_start.entry(start_of(owner)).or_default().push(d);
+                }
+            }
             let handles: Vec<&TaskHandle> =
                 self.handles.iter().filter(|h| h.shard == shard).collect();
-            for (handle, part) in handles
-                .iter()
-                .zip(split_for_workers(&devices, handles.len() as u32))
-            {
-                let _ = handle.commands.send(TaskCommand::Add {
-                    devices: part,
-                    start_ns,
-                });
+            for (start_ns, devices) in by_start {
+                taken += devices.len() as u64;
+                for (handle, part) in handles
+                    .iter()
+                    .zip(split_for_workers(&devices, handles.len() as u32))
+                {
+                    let _ = handle.commands.send(TaskCommand::Add {
+                        devices: part,
+                        start_ns,
+                    });
+                }
             }
         }
         taken

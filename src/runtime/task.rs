@@ -143,8 +143,11 @@ pub enum TaskCommand {
         shards: u32,
         /// The shard this task belongs to.
         shard: u32,
-        /// Told once the devices are gone, so the caller knows no reading of theirs follows.
-        done: oneshot::Sender<()>,
+        /// The cut (ns after t0): readings due up to it are still produced here, none after.
+        cut_ns: u64,
+        /// Told, once the devices are gone, the cut actually applied: later than asked if the
+        /// task had already produced past it (it was lagging).
+        done: oneshot::Sender<u64>,
     },
     /// Take these devices over, each from its first reading due at or after `start_ns`.
     Add {
@@ -175,16 +178,62 @@ pub struct TaskContext<S> {
     pub exit_when_done: bool,
 }
 
-fn apply(worker: &mut DeviceWorker, command: TaskCommand, counters: &TaskCounters) {
+/// How long a task keeps trying to hand readings due before a cut to a full queue.
+const CUT_FLUSH_LIMIT: Duration = Duration::from_secs(1);
+
+/// A task's encoder, buffer and sink: what producing a reading needs.
+struct Producer<'a, S> {
+    encoder: &'a mut Encoder,
+    payload: &'a mut Vec<u8>,
+    sink: &'a S,
+}
+
+impl<S: MessageSink> Producer<'_, S> {
+    /// Produces every reading due by `now_ns`, at most `budget`.
+    fn poll(&mut self, worker: &mut DeviceWorker, now_ns: u64, budget: usize) -> PollOutcome {
+        let (encoder, payload, sink) = (&mut *self.encoder, &mut *self.payload, self.sink);
+        worker.poll(now_ns, budget, |reading| {
+            encoder.encode(reading, payload);
+            sink.try_send(reading.device_id.as_bytes(), payload, reading.timestamp_ms)
+        })
+    }
+}
+
+async fn apply<S: MessageSink>(
+    worker: &mut DeviceWorker,
+    command: TaskCommand,
+    producer: &mut Producer<'_, S>,
+    clock: &SimClock,
+    counters: &TaskCounters,
+    last_poll_ns: &mut u64,
+) {
     match command {
         TaskCommand::Retain {
             shards,
             shard,
+            cut_ns,
             done,
         } => {
+            // Everything due up to the cut is still ours; the new owner starts just after it.
+            // A lagging task may already have produced past the asked cut: cut later, then.
+            let cut_ns = cut_ns.max(*last_poll_ns);
+            tokio::time::sleep_until(clock.instant_at(cut_ns)).await;
+            worker.prepare_cut(cut_ns);
+            let deadline = Instant::now() + CUT_FLUSH_LIMIT;
+            loop {
+                match producer.poll(worker, cut_ns, BATCH) {
+                    PollOutcome::IdleUntil(_) => break,
+                    PollOutcome::BudgetSpent => tokio::task::yield_now().await,
+                    PollOutcome::Blocked if Instant::now() < deadline => {
+                        tokio::time::sleep(BLOCKED_BACKOFF).await;
+                    }
+                    PollOutcome::Blocked => break,
+                }
+            }
             // Zero shards: the simulation stopped, and nobody owns anything.
             worker.retain_devices(|d| shards > 0 && shard_of(d, shards) == shard);
-            let _ = done.send(());
+            *last_poll_ns = cut_ns;
+            let _ = done.send(cut_ns);
         }
         TaskCommand::Add { devices, start_ns } => worker.add_devices(&devices, start_ns),
     }
@@ -213,13 +262,29 @@ pub async fn run_task<S: MessageSink>(mut worker: DeviceWorker, context: TaskCon
     let mut payload = Vec::with_capacity(1024);
     let mut published = worker.counts().clone();
     let mut last_merge = Instant::now();
+    let mut pending: Option<TaskCommand> = None;
+    // The latest time readings were produced up to: a hand-off cut is never before it.
+    let mut last_poll_ns = 0u64;
     let stop_at_ns = worker.end_ns().saturating_add(END_GRACE.as_nanos() as u64);
     loop {
         if *shutdown.borrow() || (exit_when_done && clock.now_ns() >= stop_at_ns) {
             break;
         }
-        while let Ok(command) = commands.try_recv() {
-            apply(&mut worker, command, &counters);
+        while let Some(command) = pending.take().or_else(|| commands.try_recv().ok()) {
+            let mut producer = Producer {
+                encoder: &mut encoder,
+                payload: &mut payload,
+                sink: sink.as_ref(),
+            };
+            apply(
+                &mut worker,
+                command,
+                &mut producer,
+                &clock,
+                &counters,
+                &mut last_poll_ns,
+            )
+            .await;
         }
         let budget = match limiter.as_mut() {
             Some(l) => l.available().min(BATCH),
@@ -228,10 +293,13 @@ pub async fn run_task<S: MessageSink>(mut worker: DeviceWorker, context: TaskCon
         let outcome = if budget == 0 {
             None
         } else {
-            Some(worker.poll(clock.now_ns(), budget, |reading| {
-                encoder.encode(reading, &mut payload);
-                sink.try_send(reading.device_id.as_bytes(), &payload, reading.timestamp_ms)
-            }))
+            let mut producer = Producer {
+                encoder: &mut encoder,
+                payload: &mut payload,
+                sink: sink.as_ref(),
+            };
+            last_poll_ns = clock.now_ns();
+            Some(producer.poll(&mut worker, last_poll_ns, budget))
         };
         let counts = worker.counts();
         let produced = counts.sent + counts.dropped + counts.rejected
@@ -271,7 +339,7 @@ pub async fn run_task<S: MessageSink>(mut worker: DeviceWorker, context: TaskCon
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = shutdown.changed() => {}
-            Some(command) = commands.recv() => apply(&mut worker, command, &counters),
+            Some(command) = commands.recv() => pending = Some(command),
         }
     }
     merge_lag(&mut worker, &counters);

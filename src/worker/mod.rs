@@ -116,7 +116,7 @@ pub async fn run(client: Client, config: WorkerConfig) -> anyhow::Result<()> {
         stopped: false,
         shutdown: signal.clone(),
         previous: None,
-        released_at_ms: None,
+        released_at_ns: None,
         fresh_shard: existing.is_none(),
     };
     worker.on_change(&first, &mut latest).await;
@@ -170,8 +170,9 @@ struct Worker {
     shutdown: watch::Receiver<bool>,
     /// The previous report's figures, for the rates on `/metrics`.
     previous: Option<crate::runtime::Snapshot>,
-    /// When this worker last let go of devices (Unix ms), reported for their new owners.
-    released_at_ms: Option<i64>,
+    /// The first instant (Unix ns) after this worker last let go of devices, reported so that
+    /// their new owners start exactly there.
+    released_at_ns: Option<i128>,
     /// No earlier process reported for this shard: its devices can only come from others.
     fresh_shard: bool,
 }
@@ -240,7 +241,8 @@ impl Worker {
             }
             // The same shard count as before: its devices are this shard's alone, no hand-off.
             if let Some(p) = &mut self.producer {
-                p.fleet.take_over(0, shards, p.fleet.now_ns());
+                let now_ns = p.fleet.now_ns();
+                p.fleet.take_over(0, shards, |_| now_ns);
                 p.shards = shards;
             }
         }
@@ -251,8 +253,9 @@ impl Worker {
         }
         // Re-shard. First release, at once, every device this shard no longer owns.
         if let Some(p) = &self.producer {
-            let released_ns = p.fleet.release_for(desired).await;
-            self.released_at_ms = Some(p.t0_ms + released_ns.div_ceil(1_000_000) as i64);
+            // The first instant after the cut: new owners start exactly there.
+            let cut_ns = p.fleet.release_for(desired).await;
+            self.released_at_ns = Some(i128::from(p.t0_ms) * 1_000_000 + i128::from(cut_ns) + 1);
         } else if desired > 0 {
             if let Err(e) = self.start_producer(&validated, t0_ms, desired).await {
                 self.last_error = Some(e);
@@ -295,15 +298,23 @@ impl Worker {
         let Some(p) = &mut self.producer else { return };
         let now_ns = p.fleet.now_ns();
         let handed_over = confirmed && (current.is_some() || self.fresh_shard);
-        let start_ns = if handed_over {
-            handoff_start_ms(&entries, self.index, unix_now_ms()).map_or(now_ns, |ms| {
-                u64::try_from(ms - p.t0_ms).unwrap_or(0) * 1_000_000
-            })
-        } else {
-            now_ns
+        let t0_ns = i128::from(p.t0_ms) * 1_000_000;
+        let now_unix_ns = i128::from(unix_now_ms()) * 1_000_000;
+        let cuts = release_cuts(&entries, self.index, now_unix_ns);
+        let latest_cut = cuts.values().copied().max();
+        let start_of = |owner: Option<u32>| -> u64 {
+            if !handed_over {
+                return now_ns;
+            }
+            // The old owner's own cut when it is known; otherwise the latest cut of any shard,
+            // which may leave a short gap but never a duplicate.
+            owner
+                .and_then(|o| cuts.get(&o).copied())
+                .or(latest_cut)
+                .map_or(now_ns, |ns| u64::try_from(ns - t0_ns).unwrap_or(0))
         };
         let old = current.unwrap_or(0);
-        let taken = p.fleet.take_over(old, desired, start_ns.min(now_ns));
+        let taken = p.fleet.take_over(old, desired, start_of);
         p.shards = desired;
         self.fresh_shard = false;
         if !confirmed {
@@ -373,8 +384,8 @@ impl Worker {
         self.metrics.set_ready(false);
         p.fleet.stop();
         p.fleet.join().await;
-        // Rounded up: no reading due at or after this millisecond came from this producer.
-        self.released_at_ms = Some(unix_now_ms() + 1);
+        // No reading due after this instant came from this producer.
+        self.released_at_ns = Some(i128::from(unix_now_ms() + 1) * 1_000_000);
         let sink = Arc::clone(&p.sink);
         let _ = tokio::task::spawn_blocking(move || sink.flush(FLUSH_TIMEOUT)).await;
         let snapshot = p.fleet.snapshot(p.sink.as_ref());
@@ -406,10 +417,11 @@ impl Worker {
             snapshot,
             last_error,
             stopped: self.stopped,
+            // Full nanosecond precision: the hand-off is exact to the reading.
             released_at: self
-                .released_at_ms
-                .and_then(|ms| k8s_openapi::jiff::Timestamp::from_millisecond(ms).ok())
-                .map(crate::operator::status::format_time),
+                .released_at_ns
+                .and_then(|ns| k8s_openapi::jiff::Timestamp::from_nanosecond(ns).ok())
+                .map(|t| t.to_string()),
         };
         if let Err(e) = self.reporter.report(&state).await {
             tracing::warn!(error = %e, "cannot report the shard's figures");
@@ -417,16 +429,26 @@ impl Worker {
     }
 }
 
-/// Where a hand-off starts: the latest moment at which another shard let go of devices for
-/// the current count (Unix ms), at most a minute back, never in the future.
-fn handoff_start_ms(entries: &[crate::crd::ShardStatus], me: u32, now_ms: i64) -> Option<i64> {
+/// The instants (Unix ns) at which the other shards last let go of devices, by shard index:
+/// where their devices' new owners start. Cuts older than a minute are moved up to then
+/// (older readings are not worth catching up on); a start is never before a cut, so never a
+/// duplicate.
+fn release_cuts(
+    entries: &[crate::crd::ShardStatus],
+    me: u32,
+    now_ns: i128,
+) -> std::collections::HashMap<u32, i128> {
     entries
         .iter()
         .filter(|e| e.index != me)
-        .filter_map(|e| parse_time(e.released_at.as_deref()))
-        .map(|t| t.as_millisecond())
-        .max()
-        .map(|ms| ms.clamp(now_ms - 60_000, now_ms))
+        .filter_map(|e| {
+            Some((
+                e.index,
+                parse_time(e.released_at.as_deref())?.as_nanosecond(),
+            ))
+        })
+        .map(|(index, ns)| (index, ns.max(now_ns - 60_000_000_000)))
+        .collect()
 }
 
 /// Whether two plans differ only in their shard count.
