@@ -141,6 +141,10 @@ pub struct ShardStatus {
     /// new owners start them there, so a hand-off produces late readings rather than gaps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub released_at: Option<String>,
+    /// The shard count the worker ran under before its latest release: tells a new shard which
+    /// shard each of its devices comes from.
+    #[serde(default)]
+    pub previous_shard_count: u32,
     /// The latest Kafka or configuration error the worker saw, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,

@@ -118,6 +118,7 @@ pub async fn run(client: Client, config: WorkerConfig) -> anyhow::Result<()> {
         previous: None,
         released_at_ns: None,
         fresh_shard: existing.is_none(),
+        previous_count: 0,
     };
     worker.on_change(&first, &mut latest).await;
 
@@ -175,6 +176,9 @@ struct Worker {
     released_at_ns: Option<i128>,
     /// No earlier process reported for this shard: its devices can only come from others.
     fresh_shard: bool,
+    /// The shard count this worker ran under before its latest release, reported so that a
+    /// new shard knows which shard each of its devices comes from.
+    previous_count: u32,
 }
 
 impl Worker {
@@ -254,6 +258,7 @@ impl Worker {
         // Re-shard. First release, at once, every device this shard no longer owns.
         if let Some(p) = &self.producer {
             // The first instant after the cut: new owners start exactly there.
+            self.previous_count = p.shards;
             let cut_ns = p.fleet.release_for(desired).await;
             self.released_at_ns = Some(i128::from(p.t0_ms) * 1_000_000 + i128::from(cut_ns) + 1);
         } else if desired > 0 {
@@ -313,7 +318,12 @@ impl Worker {
                 .or(latest_cut)
                 .map_or(now_ns, |ns| u64::try_from(ns - t0_ns).unwrap_or(0))
         };
-        let old = current.unwrap_or(0);
+        // A new shard knows its devices' old owners from the count the others ran under before.
+        let old = match current {
+            Some(old) => old,
+            None if handed_over => previous_count(&entries, self.index).unwrap_or(0),
+            None => 0,
+        };
         let taken = p.fleet.take_over(old, desired, start_of);
         p.shards = desired;
         self.fresh_shard = false;
@@ -418,6 +428,7 @@ impl Worker {
             last_error,
             stopped: self.stopped,
             // Full nanosecond precision: the hand-off is exact to the reading.
+            previous_shard_count: self.previous_count,
             released_at: self
                 .released_at_ns
                 .and_then(|ns| k8s_openapi::jiff::Timestamp::from_nanosecond(ns).ok())
@@ -451,9 +462,67 @@ fn release_cuts(
         .collect()
 }
 
+/// The shard count every other live shard ran under before the current hand-off, if they
+/// agree on one below `me` (a new shard's devices came from shards below it).
+fn previous_count(entries: &[crate::crd::ShardStatus], me: u32) -> Option<u32> {
+    let mut counts = entries
+        .iter()
+        .filter(|e| e.index != me && e.previous_shard_count > 0)
+        .map(|e| e.previous_shard_count);
+    let first = counts.next()?;
+    (first <= me && counts.all(|c| c == first)).then_some(first)
+}
+
 /// Whether two plans differ only in their shard count.
 fn same_plan(a: &SimulationPlan, b: &SimulationPlan) -> bool {
     let mut b = b.clone();
     b.replicas = a.replicas;
     *a == b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crd::ShardStatus;
+
+    fn entry(index: u32, previous: u32, released_at: Option<&str>) -> ShardStatus {
+        ShardStatus {
+            index,
+            shard_count: 3,
+            previous_shard_count: previous,
+            released_at: released_at.map(str::to_owned),
+            ..ShardStatus::default()
+        }
+    }
+
+    #[test]
+    fn a_new_shard_learns_where_its_devices_come_from() {
+        let entries = [entry(0, 2, None), entry(1, 2, None), entry(2, 0, None)];
+        assert_eq!(previous_count(&entries, 2), Some(2));
+        // Disagreement (an overlapping re-shard) gives no answer: fall back to the latest cut.
+        let mixed = [entry(0, 2, None), entry(1, 4, None)];
+        assert_eq!(previous_count(&mixed, 2), None);
+        // A count above the new shard cannot be where its devices came from.
+        assert_eq!(previous_count(&[entry(0, 5, None)], 2), None);
+    }
+
+    #[test]
+    fn cuts_are_read_with_nanosecond_precision_and_bounded_to_a_minute() {
+        let now = i128::from(1_764_000_000_000i64) * 1_000_000;
+        let entries = [
+            entry(0, 2, Some("2025-11-24T16:00:00.000000001Z")),
+            entry(1, 2, Some("2025-11-24T15:00:00Z")),
+            entry(2, 2, Some("2025-11-24T16:00:00Z")),
+        ];
+        let cuts = release_cuts(&entries, 2, now);
+        assert_eq!(cuts.len(), 2, "a worker ignores its own cut");
+        let exact: k8s_openapi::jiff::Timestamp =
+            "2025-11-24T16:00:00.000000001Z".parse().expect("time");
+        assert_eq!(cuts[&0], exact.as_nanosecond().max(now - 60_000_000_000));
+        assert_eq!(
+            cuts[&1],
+            now - 60_000_000_000,
+            "an hour-old cut is moved up to a minute ago"
+        );
+    }
 }

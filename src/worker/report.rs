@@ -40,6 +40,8 @@ pub struct ShardState {
     pub stopped: bool,
     /// When the worker last let go of devices (RFC 3339).
     pub released_at: Option<String>,
+    /// The shard count before the latest release.
+    pub previous_shard_count: u32,
 }
 
 impl ShardReporter {
@@ -99,6 +101,7 @@ impl ShardReporter {
             last_error: state.last_error.clone(),
             stopped: state.stopped,
             released_at: state.released_at.clone(),
+            previous_shard_count: state.previous_shard_count,
             updated: Some(format_time(Timestamp::now())),
         }
     }
