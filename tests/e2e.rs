@@ -314,27 +314,24 @@ async fn operator_end_to_end() {
         },
     )
     .await;
-    patch_spec(&cluster, "plant", r#"{"spec":{"interval":"250ms"}}"#);
-    eventually(
-        "the new interval's rate",
-        Duration::from_secs(40),
-        || async {
-            let s = status(&sims, "plant").await;
-            rate_ok(s.messages_per_second, 250).then_some(())
-        },
-    )
-    .await;
-    // Lengthening the interval too: the new epoch's sequence numbers still follow the old ones.
-    patch_spec(&cluster, "plant", r#"{"spec":{"interval":"1s"}}"#);
-    eventually(
-        "the lengthened interval's rate",
-        Duration::from_secs(40),
-        || async {
-            let s = status(&sims, "plant").await;
-            rate_ok(s.messages_per_second, 1000).then_some(())
-        },
-    )
-    .await;
+    // Shortening, then lengthening the interval: each new epoch's sequence numbers follow the
+    // old ones, and the rate follows the interval.
+    for (interval, interval_ms) in [("250ms", 250u64), ("1s", 1000)] {
+        patch_spec(
+            &cluster,
+            "plant",
+            &format!(r#"{{"spec":{{"interval":"{interval}"}}}}"#),
+        );
+        eventually(
+            &format!("the rate of interval {interval}"),
+            Duration::from_secs(40),
+            || async {
+                let s = status(&sims, "plant").await;
+                rate_ok(s.messages_per_second, interval_ms).then_some(())
+            },
+        )
+        .await;
+    }
     eprintln!(
         "e2e: paused, resumed, interval edited in place (500ms -> 250ms -> 1s):\n{}",
         cluster.kubectl_ok(&["get", "devsim", "-n", NS])

@@ -3,6 +3,21 @@
 
 mod common;
 
+/// `devsim run` of `file` against `brokers` for `duration`, without live lines.
+fn run_against(file: &str, brokers: &str, duration: &str) -> (Option<i32>, String, String) {
+    common::devsim(&[
+        "run",
+        "-f",
+        file,
+        "--brokers",
+        brokers,
+        "--duration",
+        duration,
+        "--report-every",
+        "0",
+    ])
+}
+
 fn round_trip(encoding: &str) {
     let topic = format!("round-trip-{encoding}");
     let broker = common::BrokerProcess::start(&topic, 6);
@@ -16,17 +31,7 @@ fn round_trip(encoding: &str) {
     std::fs::write(&file, yaml).expect("write the simulation");
     let file = file.to_str().expect("UTF-8 path");
 
-    let (code, stdout, stderr) = common::devsim(&[
-        "run",
-        "-f",
-        file,
-        "--brokers",
-        &broker.bootstrap,
-        "--duration",
-        "6s",
-        "--report-every",
-        "0",
-    ]);
+    let (code, stdout, stderr) = run_against(file, &broker.bootstrap, "6s");
     assert_eq!(code, Some(0), "devsim run failed:\n{stdout}\n{stderr}");
     let sent = common::report_value(&stdout, "sent");
     assert_eq!(sent, common::report_value(&stdout, "delivered"), "{stdout}");
@@ -87,17 +92,7 @@ fn verify_fails_on_a_topic_with_duplicates() {
     .expect("write");
     let file = file.to_str().expect("UTF-8 path");
     for _ in 0..2 {
-        let (code, stdout, stderr) = common::devsim(&[
-            "run",
-            "-f",
-            file,
-            "--brokers",
-            &broker.bootstrap,
-            "--duration",
-            "1s",
-            "--report-every",
-            "0",
-        ]);
+        let (code, stdout, stderr) = run_against(file, &broker.bootstrap, "1s");
         assert_eq!(code, Some(0), "{stdout}\n{stderr}");
     }
     let (code, report, _) = common::devsim(&["verify", "--brokers", &broker.bootstrap, "-f", file]);

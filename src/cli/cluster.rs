@@ -93,13 +93,7 @@ pub(super) async fn run_operator(args: OperatorArgs) -> u8 {
         }),
         identity,
     };
-    match operator::run(client, config).await {
-        Ok(()) => EXIT_OK,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            EXIT_FAILED
-        }
-    }
+    exit_code(operator::run(client, config).await)
 }
 
 pub(super) async fn run_worker(args: WorkerArgs) -> u8 {
@@ -133,7 +127,11 @@ pub(super) async fn run_worker(args: WorkerArgs) -> u8 {
         report_every,
         handoff_timeout,
     };
-    match worker::run(client, config).await {
+    exit_code(worker::run(client, config).await)
+}
+
+fn exit_code(result: anyhow::Result<()>) -> u8 {
+    match result {
         Ok(()) => EXIT_OK,
         Err(e) => {
             eprintln!("error: {e:#}");
