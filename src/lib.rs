@@ -11,6 +11,7 @@
 //! - [`metrics`]: Prometheus metrics and the `/metrics`, `/healthz`, `/readyz` endpoints.
 //! - [`operator`]: the kube-runtime controller: StatefulSet, Service, status, events, lease.
 //! - [`worker`]: one shard in a worker pod: hand-off on re-shard, its own status entry.
+//! - [`shutdown`]: the one shutdown signal: the first SIGTERM/Ctrl-C drains, a second aborts.
 //! - [`cli`]: the `devsim` subcommands; `main.rs` only dispatches to them.
 
 #![forbid(unsafe_code)]
@@ -23,5 +24,6 @@ pub mod kafka;
 pub mod metrics;
 pub mod operator;
 pub mod runtime;
+pub mod shutdown;
 pub mod verify;
 pub mod worker;

@@ -6,8 +6,9 @@ use clap::Args;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
-use super::{EXIT_FAILED, EXIT_INVALID, EXIT_OK, termination_signal};
+use super::{EXIT_FAILED, EXIT_INVALID, EXIT_OK};
 use crate::kafka::EmbeddedKafka;
+use crate::shutdown::Shutdown;
 
 /// Flags of `devsim broker`.
 #[derive(Debug, Args)]
@@ -30,7 +31,7 @@ pub struct BrokerArgs {
     pub address_file: Option<PathBuf>,
 }
 
-pub(super) async fn run(args: BrokerArgs) -> u8 {
+pub(super) async fn run(args: BrokerArgs, shutdown: Shutdown) -> u8 {
     let cluster = match EmbeddedKafka::start(args.brokers, &args.topic, args.partitions) {
         Ok(c) => c,
         Err(e) => {
@@ -70,7 +71,7 @@ pub(super) async fn run(args: BrokerArgs) -> u8 {
         args.brokers, args.topic, args.partitions
     );
     println!("bootstrap servers: {bootstrap}");
-    termination_signal().await;
+    shutdown.requested().await;
     println!("stopping the embedded Kafka");
     drop(cluster);
     EXIT_OK

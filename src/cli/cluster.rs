@@ -5,8 +5,9 @@ use std::time::Duration;
 use clap::Args;
 
 use super::{EXIT_FAILED, EXIT_INVALID, EXIT_OK};
-use crate::config::duration::parse_duration;
+use crate::crd::parse_duration;
 use crate::operator::{self, OperatorConfig, build::BuildConfig};
+use crate::shutdown::Shutdown;
 use crate::worker::{self, WorkerConfig};
 
 /// Flags of `devsim operator`.
@@ -69,7 +70,7 @@ async fn client() -> Result<kube::Client, u8> {
     })
 }
 
-pub(super) async fn run_operator(args: OperatorArgs) -> u8 {
+pub(super) async fn run_operator(args: OperatorArgs, shutdown: Shutdown) -> u8 {
     let client = match client().await {
         Ok(c) => c,
         Err(code) => return code,
@@ -93,10 +94,10 @@ pub(super) async fn run_operator(args: OperatorArgs) -> u8 {
         }),
         identity,
     };
-    exit_code(operator::run(client, config).await)
+    exit_code(operator::run(client, config, shutdown).await)
 }
 
-pub(super) async fn run_worker(args: WorkerArgs) -> u8 {
+pub(super) async fn run_worker(args: WorkerArgs, shutdown: Shutdown) -> u8 {
     let (report_every, handoff_timeout) = match (
         parse_duration(&args.report_every),
         parse_duration(&args.handoff_timeout),
@@ -127,7 +128,7 @@ pub(super) async fn run_worker(args: WorkerArgs) -> u8 {
         report_every,
         handoff_timeout,
     };
-    exit_code(worker::run(client, config).await)
+    exit_code(worker::run(client, config, shutdown).await)
 }
 
 fn exit_code(result: anyhow::Result<()>) -> u8 {

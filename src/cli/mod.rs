@@ -10,6 +10,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::shutdown::Shutdown;
+
 /// Exit code of a run that worked.
 pub const EXIT_OK: u8 = 0;
 /// Exit code of a run that failed (undelivered messages, a verification that found problems).
@@ -86,46 +88,29 @@ pub fn init_tracing(args: &LogArgs) {
 pub fn dispatch(cli: Cli) -> ExitCode {
     let code = match cli.command {
         Command::Crd => crd::print(),
-        Command::Run(args) => with_runtime(run::run(args)),
-        Command::Broker(args) => with_runtime(broker::run(args)),
-        Command::Verify(args) => with_runtime(verify::run(args)),
-        Command::Operator(args) => with_runtime(cluster::run_operator(args)),
-        Command::Worker(args) => with_runtime(cluster::run_worker(args)),
+        Command::Run(args) => with_runtime(|| run::run(args, Shutdown::on_signals())),
+        Command::Broker(args) => with_runtime(|| broker::run(args, Shutdown::on_signals())),
+        // verify only reads: Ctrl-C ends it the ordinary way, with nothing to drain.
+        Command::Verify(args) => with_runtime(|| verify::run(args)),
+        Command::Operator(args) => {
+            with_runtime(|| cluster::run_operator(args, Shutdown::on_signals()))
+        }
+        Command::Worker(args) => with_runtime(|| cluster::run_worker(args, Shutdown::on_signals())),
     };
     ExitCode::from(code)
 }
 
-fn with_runtime(future: impl std::future::Future<Output = u8>) -> u8 {
+/// Runs a command on a multi-threaded runtime; `command` is called inside it, so that it can
+/// install signal handlers.
+fn with_runtime<F: std::future::Future<Output = u8>>(command: impl FnOnce() -> F) -> u8 {
     match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
-        Ok(runtime) => runtime.block_on(future),
+        Ok(runtime) => runtime.block_on(async { command().await }),
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
             EXIT_FAILED
         }
     }
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-pub async fn termination_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }

@@ -7,11 +7,13 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::{EXIT_FAILED, EXIT_INVALID, EXIT_OK, termination_signal};
-use crate::config::{self, duration::parse_duration};
+use super::{EXIT_FAILED, EXIT_INVALID, EXIT_OK};
+use crate::config;
+use crate::crd::parse_duration;
 use crate::kafka::{EmbeddedKafka, KafkaSink};
 use crate::metrics::{self, Metrics};
 use crate::runtime::{Fleet, FleetConfig, MessageSink, Report, startup_allowance, unix_now_ms};
+use crate::shutdown::Shutdown;
 
 /// Brokers of the embedded cluster: enough to spread partition leaders as a real cluster does.
 const EMBEDDED_BROKERS: u32 = 3;
@@ -39,7 +41,7 @@ pub struct RunArgs {
     pub report_every: f64,
 }
 
-pub(super) async fn run(args: RunArgs) -> u8 {
+pub(super) async fn run(args: RunArgs, shutdown: Shutdown) -> u8 {
     let sim = match config::load_file(&args.file).and_then(|sim| config::validate(&sim)) {
         Ok(sim) => sim,
         Err(e) => {
@@ -148,7 +150,7 @@ pub(super) async fn run(args: RunArgs) -> u8 {
         1.0
     });
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-    let signal = termination_signal();
+    let signal = shutdown.requested();
     tokio::pin!(signal);
     let all_done = fleet.all_done();
     tokio::pin!(all_done);

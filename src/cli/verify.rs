@@ -6,7 +6,8 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 
 use super::{EXIT_FAILED, EXIT_INVALID, EXIT_OK};
-use crate::config::{self, duration::parse_duration};
+use crate::config;
+use crate::crd::parse_duration;
 use crate::engine::plan::Encoding;
 use crate::verify::{Ranges, StopAt, StreamChecker, consume_topic};
 

@@ -18,21 +18,38 @@ pub fn load_file(path: &Path) -> Result<DeviceSimulation, ConfigError> {
 /// ignored, because a misspelt field would otherwise quietly take its default.
 pub fn parse_simulation(text: &str) -> Result<DeviceSimulation, ConfigError> {
     let mut unknown = Vec::new();
-    let deserializer = serde_yaml::Deserializer::from_str(text);
     let mut record_unknown = |path: serde_ignored::Path<'_>| unknown.push(path.to_string());
-    let ignoring = serde_ignored::Deserializer::new(deserializer, &mut record_unknown);
-    let sim: DeviceSimulation = serde_path_to_error::deserialize(ignoring).map_err(|err| {
-        let field = match err.path().to_string() {
-            p if p == "." => "(document)".to_owned(),
-            p => p,
-        };
-        // serde_yaml already prefixes nested errors with the path; say it once.
-        let message = err.into_inner().to_string();
-        let message = message
-            .strip_prefix(&format!("{field}: "))
-            .map_or(message.clone(), str::to_owned);
-        ConfigError::Parse { field, message }
-    })?;
+    // A field error is kept aside: after it, the YAML reader also complains that the rest of
+    // the document was not read, which would hide the error that names the field.
+    let mut field_error = None;
+    let parsed = serde_saphyr::with_deserializer_from_str(text, |deserializer| {
+        let ignoring = serde_ignored::Deserializer::new(deserializer, &mut record_unknown);
+        match serde_path_to_error::deserialize::<_, DeviceSimulation>(ignoring) {
+            Ok(sim) => Ok(Some(sim)),
+            Err(err) => {
+                field_error = Some(err);
+                Ok(None)
+            }
+        }
+    });
+    let document_error = |message: String| ConfigError::Parse {
+        field: "(document)".to_owned(),
+        message,
+    };
+    let sim = match (field_error, parsed) {
+        (Some(err), _) => {
+            // A key the reader could not attribute (a duplicate) shows as `?`: name its map.
+            let field = match err.path().to_string() {
+                p if p == "." || p == "?" => "(document)".to_owned(),
+                p => p.strip_suffix(".?").map_or(p.clone(), str::to_owned),
+            };
+            let message = plain_words(&err.into_inner().to_string());
+            return Err(ConfigError::Parse { field, message });
+        }
+        (None, Ok(Some(sim))) => sim,
+        (None, Ok(None)) => return Err(document_error("no DeviceSimulation in it".into())),
+        (None, Err(err)) => return Err(document_error(err.to_string())),
+    };
     // `status` is the controller's, metadata carries fields we do not model, and the type
     // header is checked below.
     unknown.retain(|p| {
@@ -45,6 +62,32 @@ pub fn parse_simulation(text: &str) -> Result<DeviceSimulation, ConfigError> {
     Ok(sim)
 }
 
+/// The YAML reader's type errors say what it expected in Rust terms (`invalid u32`); say what
+/// the field allows instead, keeping the reader's `at line L, column C`.
+fn plain_words(message: &str) -> String {
+    const TRANSLATIONS: &[(&str, &str)] = &[
+        ("invalid u32", "must be a whole number from 0 to 4294967295"),
+        (
+            "invalid u64",
+            "must be a whole number from 0 to 18446744073709551615",
+        ),
+        ("invalid floating point", "must be a number"),
+        ("invalid boolean", "must be true or false"),
+        ("expected sequence start", "must be a list"),
+        ("expected mapping start", "must be a map of fields"),
+        (
+            "expected string scalar",
+            "must be a single value, not a list or a map",
+        ),
+    ];
+    // The reader's hint about its options is for programmers, not the person fixing the file.
+    let message = message.replace(", set DuplicateKeyPolicy in Options if acceptable", "");
+    TRANSLATIONS
+        .iter()
+        .find_map(|(from, to)| message.strip_prefix(from).map(|rest| format!("{to}{rest}")))
+        .unwrap_or(message)
+}
+
 /// `apiVersion` and `kind`, which the generated type accepts but does not keep.
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -54,7 +97,7 @@ struct TypeHeader {
 }
 
 fn check_type_header(text: &str) -> Result<(), ConfigError> {
-    let header: TypeHeader = serde_yaml::from_str(text).map_err(|err| ConfigError::Parse {
+    let header: TypeHeader = serde_saphyr::from_str(text).map_err(|err| ConfigError::Parse {
         field: "(document)".into(),
         message: err.to_string(),
     })?;

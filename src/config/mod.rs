@@ -1,6 +1,5 @@
 //! From a simulation file or custom resource to a validated plan: load, then validate.
 
-pub mod duration;
 pub mod load;
 pub mod validate;
 

@@ -8,13 +8,12 @@ use std::fmt;
 use std::time::Duration;
 
 use super::ConfigError;
-use super::duration::parse_duration;
+use crate::crd::bounds::{self, Bounds};
 use crate::crd::{
     DeviceSimulation, DeviceSimulationSpec, Encoding, OverflowPolicy, SensorSpec, SensorType,
 };
-use crate::engine::plan::{self, LocationShape, MAX_SENSORS, Profile, SimulationPlan};
+use crate::engine::plan::{self, KafkaPlan, LocationShape, Profile, SimulationPlan};
 use crate::engine::sensor::{SensorKind, SensorModel};
-use crate::kafka::KafkaPlan;
 
 /// One broken rule.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -72,42 +71,44 @@ impl Validator {
         });
     }
 
-    fn range<T: PartialOrd + fmt::Display + Copy>(
-        &mut self,
-        field: &str,
-        value: T,
-        min: T,
-        max: T,
-    ) {
-        if !(min <= value && value <= max) {
+    fn range<T: PartialOrd + fmt::Display + Copy>(&mut self, field: &str, value: T, b: Bounds<T>) {
+        if !b.contains(&value) {
             self.fail(
                 field,
-                format!("must be between {min} and {max}, got {value}"),
+                format!("must be between {} and {}, got {value}", b.min, b.max),
             );
         }
     }
 
-    fn duration(&mut self, field: &str, text: &str, min: Duration, max: Duration) -> Duration {
-        match parse_duration(text) {
-            Ok(d) if d >= min && d <= max => d,
-            Ok(_) => {
-                self.fail(
-                    field,
-                    format!("must be between {min:?} and {max:?}, got {text:?}"),
-                );
-                min
-            }
-            Err(reason) => {
-                self.fail(field, reason);
-                min
-            }
+    /// A length (of a name, a list) within bounds.
+    fn length(&mut self, field: &str, len: usize, what: &str, b: Bounds<usize>) {
+        if !b.contains(&len) {
+            self.fail(
+                field,
+                format!("must be {} to {} {what}, got {len}", b.min, b.max),
+            );
         }
     }
 
+    /// A duration within bounds (its syntax was checked when it was read).
+    fn duration(&mut self, field: &str, d: &crate::crd::Duration, b: Bounds<Duration>) -> Duration {
+        if !b.contains(&d.get()) {
+            self.fail(
+                field,
+                format!(
+                    "must be between {:?} and {:?}, got {:?}",
+                    b.min,
+                    b.max,
+                    d.as_str()
+                ),
+            );
+        }
+        d.get()
+    }
+
     fn spec(&mut self, name: String, s: &DeviceSimulationSpec) -> Option<ValidatedSimulation> {
-        self.range("spec.devices", s.devices, 1, 10_000_000);
-        if s.device_id_prefix.is_empty()
-            || s.device_id_prefix.len() > 64
+        self.range("spec.devices", s.devices, bounds::DEVICES);
+        if !bounds::DEVICE_ID_PREFIX_LEN.contains(&s.device_id_prefix.len())
             || !s
                 .device_id_prefix
                 .chars()
@@ -116,50 +117,58 @@ impl Validator {
             self.fail(
                 "spec.deviceIdPrefix",
                 format!(
-                    "must be 1 to 64 characters of A-Z a-z 0-9 . _ : / -, got {:?}",
+                    "must be {} to {} characters of A-Z a-z 0-9 . _ : / -, got {:?}",
+                    bounds::DEVICE_ID_PREFIX_LEN.min,
+                    bounds::DEVICE_ID_PREFIX_LEN.max,
                     s.device_id_prefix
                 ),
             );
         }
-        let interval = self.duration(
-            "spec.interval",
-            &s.interval,
-            Duration::from_millis(10),
-            Duration::from_secs(3600),
+        let interval = self.duration("spec.interval", &s.interval, bounds::INTERVAL);
+        self.range("spec.jitter", s.jitter, bounds::JITTER);
+        self.range("spec.anomalyRate", s.anomaly_rate, bounds::ANOMALY_RATE);
+        self.range(
+            "spec.trend.strength",
+            s.trend.strength,
+            bounds::TREND_STRENGTH,
         );
-        self.range("spec.jitter", s.jitter, 0.0, 0.5);
-        self.range("spec.anomalyRate", s.anomaly_rate, 0.0, 0.1);
-        self.range("spec.trend.strength", s.trend.strength, 0.0, 1.0);
-        self.range("spec.smoothing", s.smoothing, 0.0, 0.95);
-        self.range("spec.location.buildings", s.location.buildings, 1, 10_000);
+        self.range("spec.smoothing", s.smoothing, bounds::SMOOTHING);
+        self.range(
+            "spec.location.buildings",
+            s.location.buildings,
+            bounds::BUILDINGS,
+        );
         self.range(
             "spec.location.floorsPerBuilding",
             s.location.floors_per_building,
-            1,
-            1_000,
+            bounds::FLOORS_PER_BUILDING,
         );
         self.range(
             "spec.location.roomsPerFloor",
             s.location.rooms_per_floor,
-            1,
-            10_000,
+            bounds::ROOMS_PER_FLOOR,
         );
-        self.range("spec.replicas", s.replicas, 0, 1000);
-        self.range("spec.workersPerReplica", s.workers_per_replica, 1, 64);
-        if s.max_messages_per_second == Some(0) {
+        self.range("spec.replicas", s.replicas, bounds::REPLICAS);
+        self.range(
+            "spec.workersPerReplica",
+            s.workers_per_replica,
+            bounds::WORKERS_PER_REPLICA,
+        );
+        if let Some(cap) = s.max_messages_per_second
+            && cap < bounds::MAX_MESSAGES_PER_SECOND_MIN
+        {
             self.fail(
                 "spec.maxMessagesPerSecond",
-                "must be at least 1, or unset for no cap",
+                format!(
+                    "must be at least {}, or unset for no cap, got {cap}",
+                    bounds::MAX_MESSAGES_PER_SECOND_MIN
+                ),
             );
         }
-        let duration = s.duration.as_deref().map(|d| {
-            self.duration(
-                "spec.duration",
-                d,
-                Duration::from_millis(1),
-                Duration::from_secs(10 * 365 * 86_400),
-            )
-        });
+        let duration = s
+            .duration
+            .as_ref()
+            .map(|d| self.duration("spec.duration", d, bounds::DURATION));
         let trend_scale = if s.trend.enabled {
             s.trend.strength
         } else {
@@ -224,8 +233,13 @@ impl Validator {
         let mut profiles = Vec::with_capacity(s.profiles.len());
         for (i, p) in s.profiles.iter().enumerate() {
             let at = format!("spec.profiles[{i}]");
-            if p.name.is_empty() || p.name.len() > 64 {
-                self.fail(format!("{at}.name"), "must be 1 to 64 characters");
+            if !bounds::NAME_LEN.contains(&p.name.len()) {
+                self.length(
+                    &format!("{at}.name"),
+                    p.name.len(),
+                    "characters",
+                    bounds::NAME_LEN,
+                );
             } else if !names.insert(p.name.as_str()) {
                 self.fail(
                     format!("{at}.name"),
@@ -235,16 +249,13 @@ impl Validator {
                     ),
                 );
             }
-            self.range(&format!("{at}.weight"), p.weight, 1, 1_000_000);
-            if p.sensors.is_empty() || p.sensors.len() > MAX_SENSORS {
-                self.fail(
-                    format!("{at}.sensors"),
-                    format!(
-                        "must list 1 to {MAX_SENSORS} sensors, got {}",
-                        p.sensors.len()
-                    ),
-                );
-            }
+            self.range(&format!("{at}.weight"), p.weight, bounds::PROFILE_WEIGHT);
+            self.length(
+                &format!("{at}.sensors"),
+                p.sensors.len(),
+                "sensors",
+                bounds::SENSORS_PER_PROFILE,
+            );
             let mut sensor_names = std::collections::HashSet::new();
             let mut sensors = Vec::with_capacity(p.sensors.len());
             for (j, sensor) in p.sensors.iter().enumerate() {
@@ -303,28 +314,20 @@ impl Validator {
         }
         if let Some(period) = &s.trend_period {
             p.trend_period_secs = self
-                .duration(
-                    &format!("{at}.trendPeriod"),
-                    period,
-                    Duration::from_secs(1),
-                    Duration::from_secs(8760 * 3600),
-                )
+                .duration(&format!("{at}.trendPeriod"), period, bounds::TREND_PERIOD)
                 .as_secs_f64();
         }
-        if p.stddev < 0.0 {
-            self.fail(
-                format!("{at}.stddev"),
-                format!("must be 0 or more, got {}", p.stddev),
-            );
-        }
-        if p.trend_amplitude < 0.0 {
-            self.fail(
-                format!("{at}.trendAmplitude"),
-                format!("must be 0 or more, got {}", p.trend_amplitude),
-            );
+        for (field, value) in [("stddev", p.stddev), ("trendAmplitude", p.trend_amplitude)] {
+            if value < bounds::SENSOR_SPREAD_MIN {
+                self.fail(
+                    format!("{at}.{field}"),
+                    format!("must be {} or more, got {value}", bounds::SENSOR_SPREAD_MIN),
+                );
+            }
         }
         if kind == SensorKind::Switch {
-            self.range(&format!("{at}.mean"), p.mean, 0.0, 1.0);
+            let probability = Bounds { min: 0.0, max: 1.0 };
+            self.range(&format!("{at}.mean"), p.mean, probability);
             if s.min.is_some()
                 || s.max.is_some()
                 || s.stddev.is_some()
@@ -358,9 +361,12 @@ impl Validator {
             }
         }
         let name = s.name.clone().unwrap_or_else(|| kind.as_str().to_owned());
-        if name.is_empty() || name.len() > 64 {
-            self.fail(format!("{at}.name"), "must be 1 to 64 characters");
-        }
+        self.length(
+            &format!("{at}.name"),
+            name.len(),
+            "characters",
+            bounds::NAME_LEN,
+        );
         SensorModel::new(name, kind, p, smoothing, trend_scale)
     }
 
@@ -378,8 +384,7 @@ impl Validator {
                 );
             }
         }
-        if k.topic.is_empty()
-            || k.topic.len() > 249
+        if !bounds::TOPIC_LEN.contains(&k.topic.len())
             || k.topic == "."
             || k.topic == ".."
             || !k
@@ -390,20 +395,17 @@ impl Validator {
             self.fail(
                 "spec.kafka.topic",
                 format!(
-                    "must be 1 to 249 characters of A-Z a-z 0-9 . _ -, got {:?}",
+                    "must be {} to {} characters of A-Z a-z 0-9 . _ -, got {:?}",
+                    bounds::TOPIC_LEN.min,
+                    bounds::TOPIC_LEN.max,
                     k.topic
                 ),
             );
         }
-        self.range("spec.kafka.partitions", k.partitions, 1, 1000);
-        let linger = self.duration(
-            "spec.kafka.linger",
-            &k.linger,
-            Duration::ZERO,
-            Duration::from_secs(10),
-        );
+        self.range("spec.kafka.partitions", k.partitions, bounds::PARTITIONS);
+        let linger = self.duration("spec.kafka.linger", &k.linger, bounds::LINGER);
         if let Some(batch) = k.batch_size {
-            self.range("spec.kafka.batchSize", batch, 1_000, 100_000_000);
+            self.range("spec.kafka.batchSize", batch, bounds::BATCH_SIZE);
         }
         if k.idempotence && k.acks != crate::crd::Acks::All {
             self.fail(

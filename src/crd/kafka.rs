@@ -16,11 +16,14 @@ pub struct KafkaSpec {
     pub bootstrap_servers: Option<String>,
     /// Topic every reading is produced to.
     #[serde(default = "default_topic")]
-    #[schemars(length(min = 1, max = 249), regex(pattern = r"^[A-Za-z0-9._-]+$"))]
+    #[schemars(
+        length(min = super::bounds::TOPIC_LEN.min, max = super::bounds::TOPIC_LEN.max),
+        regex(pattern = r"^[A-Za-z0-9._-]+$")
+    )]
     pub topic: String,
     /// Partitions of the topic when devsim creates it (embedded broker), 1 to 1,000.
     #[serde(default = "default_partitions")]
-    #[schemars(range(min = 1, max = 1000))]
+    #[schemars(range(min = super::bounds::PARTITIONS.min, max = super::bounds::PARTITIONS.max))]
     pub partitions: u32,
     /// Compression codec of produced batches.
     #[serde(default)]
@@ -33,11 +36,10 @@ pub struct KafkaSpec {
     pub idempotence: bool,
     /// Time the producer waits to fill a batch, as a duration string (0ms to 10s).
     #[serde(default = "default_linger")]
-    #[schemars(regex(pattern = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"))]
-    pub linger: String,
+    pub linger: super::Duration,
     /// Largest batch in bytes (1,000 to 100,000,000); unset keeps librdkafka's default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1000, max = 100_000_000))]
+    #[schemars(range(min = super::bounds::BATCH_SIZE.min, max = super::bounds::BATCH_SIZE.max))]
     pub batch_size: Option<u32>,
     /// How a key picks its partition. The default, `fnv1a`, hashes the device ID as the
     /// design this project grew from does; `murmur2_random` matches the Java client.
@@ -216,6 +218,6 @@ fn default_topic() -> String {
 fn default_partitions() -> u32 {
     12
 }
-fn default_linger() -> String {
-    "5ms".to_owned()
+fn default_linger() -> super::Duration {
+    "5ms".parse().expect("a valid duration literal")
 }

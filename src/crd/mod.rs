@@ -2,13 +2,18 @@
 //!
 //! The YAML a user `kubectl apply`s is the same file `devsim run -f` reads. Every field carries a
 //! doc comment because it becomes `kubectl explain` output; bounds and enums live in the schema so
-//! that the API server itself rejects a bad resource. Checks the schema cannot express (min < max,
-//! duration strings) live in [`crate::config::validate`].
+//! that the API server itself rejects a bad resource. Bounds are named once in [`bounds`] and
+//! read by both the schema and [`crate::config::validate`], which adds the checks a schema cannot
+//! express (min < max, duration ranges).
 
+pub mod bounds;
+mod duration;
 mod kafka;
 mod sensors;
 mod status;
+pub mod timestamps;
 
+pub use duration::{DURATION_PATTERN, Duration, DurationError, parse_duration};
 pub use kafka::{Acks, Compression, KafkaSpec, Partitioner};
 pub use sensors::{DeviceProfileSpec, SensorSpec, SensorType};
 pub use status::{DeviceSimulationStatus, Phase, ScheduleEpoch, ShardStatus, Totals};
@@ -23,8 +28,8 @@ pub const GROUP: &str = "devsim.io";
 pub const VERSION: &str = "v1alpha1";
 
 /// The CustomResourceDefinition as YAML, exactly as checked in under `crds/`.
-pub fn crd_yaml() -> Result<String, serde_yaml::Error> {
-    serde_yaml::to_string(&DeviceSimulation::crd())
+pub fn crd_yaml() -> Result<String, serde_saphyr::SerializeError> {
+    serde_saphyr::to_string(&DeviceSimulation::crd())
 }
 
 /// Desired state of a simulated fleet of industrial IoT devices streaming into Kafka.
@@ -65,13 +70,16 @@ pub fn crd_yaml() -> Result<String, serde_yaml::Error> {
 #[serde(rename_all = "camelCase")]
 pub struct DeviceSimulationSpec {
     /// Number of simulated devices, 1 to 10,000,000. Device indices run from 0 to devices-1.
-    #[schemars(range(min = 1, max = 10_000_000))]
+    #[schemars(range(min = bounds::DEVICES.min, max = bounds::DEVICES.max))]
     pub devices: u32,
 
     /// Prefix of every device ID; the ID is the prefix followed by the zero-padded 8-digit
     /// device index (for example `dev-00000042`). The ID is the Kafka message key.
     #[serde(default = "default_device_id_prefix")]
-    #[schemars(length(min = 1, max = 64), regex(pattern = r"^[A-Za-z0-9._:/-]+$"))]
+    #[schemars(
+        length(min = bounds::DEVICE_ID_PREFIX_LEN.min, max = bounds::DEVICE_ID_PREFIX_LEN.max),
+        regex(pattern = r"^[A-Za-z0-9._:/-]+$")
+    )]
     pub device_id_prefix: String,
 
     /// Seed of every random draw. The same seed and spec give the same values for the same
@@ -80,15 +88,14 @@ pub struct DeviceSimulationSpec {
     pub seed: u64,
 
     /// Time between two readings of one device, as a duration string such as `250ms`, `5s`,
-    /// `1m` or `1h30m`; 10ms to 1h.
+    /// `1.5s` or `1h30m` (Go's duration syntax, as everywhere in Kubernetes); 10ms to 1h.
     #[serde(default = "default_interval")]
-    #[schemars(regex(pattern = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"))]
-    pub interval: String,
+    pub interval: Duration,
 
     /// Random delay added to each reading, as a fraction of the interval (0 to 0.5). A device's
     /// readings never overtake each other.
     #[serde(default)]
-    #[schemars(range(min = 0.0, max = 0.5))]
+    #[schemars(range(min = bounds::JITTER.min, max = bounds::JITTER.max))]
     pub jitter: f64,
 
     /// Kinds of device and how often each occurs. Empty means the default: five profiles,
@@ -99,7 +106,7 @@ pub struct DeviceSimulationSpec {
     /// Fraction of readings that carry an injected anomaly (0 to 0.1). Each such reading is
     /// flagged with `anomaly: true` and its kind, as ground truth for a downstream detector.
     #[serde(default = "default_anomaly_rate")]
-    #[schemars(range(min = 0.0, max = 0.1))]
+    #[schemars(range(min = bounds::ANOMALY_RATE.min, max = bounds::ANOMALY_RATE.max))]
     pub anomaly_rate: f64,
 
     /// Slow, deterministic changes of each sensor's mean: daily temperature cycle, seasonal
@@ -110,7 +117,7 @@ pub struct DeviceSimulationSpec {
     /// Weight of the previous value in each new one (0 to 0.95): new = s·last + (1-s)·sample.
     /// The sample's spread is widened so that the smoothed values keep the sensor's stddev.
     #[serde(default = "default_smoothing")]
-    #[schemars(range(min = 0.0, max = 0.95))]
+    #[schemars(range(min = bounds::SMOOTHING.min, max = bounds::SMOOTHING.max))]
     pub smoothing: f64,
 
     /// Shape of the site the devices are placed in: building, floor, room.
@@ -131,25 +138,24 @@ pub struct DeviceSimulationSpec {
 
     /// Upper bound on messages per second across all replicas; unset means no cap.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = bounds::MAX_MESSAGES_PER_SECOND_MIN))]
     pub max_messages_per_second: Option<u64>,
 
     /// Number of shards, one per worker replica; the device ID space is split across them.
     /// `kubectl scale` changes it while the simulation runs.
     #[serde(default = "default_replicas")]
-    #[schemars(range(min = 0, max = 1000))]
+    #[schemars(range(min = bounds::REPLICAS.min, max = bounds::REPLICAS.max))]
     pub replicas: u32,
 
     /// In-process producer tasks per replica (1 to 64); each owns a slice of the shard's devices.
     #[serde(default = "default_workers_per_replica")]
-    #[schemars(range(min = 1, max = 64))]
+    #[schemars(range(min = bounds::WORKERS_PER_REPLICA.min, max = bounds::WORKERS_PER_REPLICA.max))]
     pub workers_per_replica: u32,
 
     /// How long the simulation runs, as a duration string (for example `10m`); unset runs
     /// until deleted or stopped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"))]
-    pub duration: Option<String>,
+    pub duration: Option<Duration>,
 
     /// Stop producing without losing the totals; set back to false to resume.
     #[serde(default)]
@@ -171,7 +177,7 @@ pub struct TrendSpec {
     pub enabled: bool,
     /// Scale of every trend's amplitude, 0 (flat) to 1 (full amplitude).
     #[serde(default = "default_trend_strength")]
-    #[schemars(range(min = 0.0, max = 1.0))]
+    #[schemars(range(min = bounds::TREND_STRENGTH.min, max = bounds::TREND_STRENGTH.max))]
     pub strength: f64,
 }
 
@@ -190,15 +196,15 @@ impl Default for TrendSpec {
 pub struct LocationSpec {
     /// Number of buildings (1 to 10,000).
     #[serde(default = "default_buildings")]
-    #[schemars(range(min = 1, max = 10_000))]
+    #[schemars(range(min = bounds::BUILDINGS.min, max = bounds::BUILDINGS.max))]
     pub buildings: u32,
     /// Floors in each building (1 to 1,000).
     #[serde(default = "default_floors")]
-    #[schemars(range(min = 1, max = 1_000))]
+    #[schemars(range(min = bounds::FLOORS_PER_BUILDING.min, max = bounds::FLOORS_PER_BUILDING.max))]
     pub floors_per_building: u32,
     /// Rooms on each floor (1 to 10,000).
     #[serde(default = "default_rooms")]
-    #[schemars(range(min = 1, max = 10_000))]
+    #[schemars(range(min = bounds::ROOMS_PER_FLOOR.min, max = bounds::ROOMS_PER_FLOOR.max))]
     pub rooms_per_floor: u32,
 }
 
@@ -249,8 +255,8 @@ fn resources_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
 fn default_device_id_prefix() -> String {
     "dev-".to_owned()
 }
-fn default_interval() -> String {
-    "5s".to_owned()
+fn default_interval() -> Duration {
+    "5s".parse().expect("a valid duration literal")
 }
 fn default_anomaly_rate() -> f64 {
     0.01

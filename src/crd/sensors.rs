@@ -3,20 +3,22 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::bounds;
+
 /// A kind of device: a named set of sensors and how often it occurs in the fleet.
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceProfileSpec {
     /// Profile name, carried in every reading of a device with this profile.
-    #[schemars(length(min = 1, max = 64))]
+    #[schemars(length(min = bounds::NAME_LEN.min, max = bounds::NAME_LEN.max))]
     pub name: String,
     /// Relative weight (1 to 1,000,000): a profile with weight 3 is three times as frequent as
     /// one with weight 1. A device's profile is derived from the seed and its index.
     #[serde(default = "default_weight")]
-    #[schemars(range(min = 1, max = 1_000_000))]
+    #[schemars(range(min = bounds::PROFILE_WEIGHT.min, max = bounds::PROFILE_WEIGHT.max))]
     pub weight: u32,
     /// Sensors of a device with this profile (1 to 16); each reading carries all of them.
-    #[schemars(length(min = 1, max = 16))]
+    #[schemars(length(min = bounds::SENSORS_PER_PROFILE.min, max = bounds::SENSORS_PER_PROFILE.max))]
     pub sensors: Vec<SensorSpec>,
 }
 
@@ -29,14 +31,14 @@ pub struct SensorSpec {
     pub kind: SensorType,
     /// Name of the sensor within the device; defaults to the type. Unique within a profile.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 64))]
+    #[schemars(length(min = bounds::NAME_LEN.min, max = bounds::NAME_LEN.max))]
     pub name: Option<String>,
     /// Mean of the normal distribution; for a switch, the probability of ON (0 to 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mean: Option<f64>,
     /// Standard deviation of the normal distribution (not used by a switch); at least 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0.0))]
+    #[schemars(range(min = bounds::SENSOR_SPREAD_MIN))]
     pub stddev: Option<f64>,
     /// Lowest value ever reported; readings are clamped to [min, max].
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -50,13 +52,12 @@ pub struct SensorSpec {
     pub anomaly_threshold: Option<f64>,
     /// Amplitude of the sensor's trend, in its unit (for a switch, in probability of ON).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0.0))]
+    #[schemars(range(min = bounds::SENSOR_SPREAD_MIN))]
     pub trend_amplitude: Option<f64>,
     /// Period of the sensor's trend as a duration string (for pressure, the time between two
     /// weather changes), 1s to 8760h.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"))]
-    pub trend_period: Option<String>,
+    pub trend_period: Option<super::Duration>,
 }
 
 /// The five sensor types of the design this project grew from.

@@ -1,6 +1,7 @@
 //! The engine's own, validated description of a simulation. Built from the custom resource by
 //! [`crate::config::validate`]; nothing here can be invalid any more.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::sensor::SensorModel;
@@ -100,4 +101,30 @@ pub enum Overflow {
     Block,
     /// Drop and count the reading.
     Drop,
+}
+
+/// Validated Kafka target of a simulation: plain settings, which the `kafka` module translates
+/// into librdkafka properties.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KafkaPlan {
+    /// Brokers; `None` means "start an embedded broker" in `devsim run`.
+    pub bootstrap_servers: Option<String>,
+    /// Topic of every reading.
+    pub topic: String,
+    /// Partitions when devsim creates the topic.
+    pub partitions: u32,
+    /// `compression.codec`.
+    pub compression: &'static str,
+    /// `acks`.
+    pub acks: &'static str,
+    /// `enable.idempotence`.
+    pub idempotence: bool,
+    /// `linger.ms`.
+    pub linger: Duration,
+    /// `batch.size`, if set.
+    pub batch_size: Option<u32>,
+    /// `partitioner`.
+    pub partitioner: &'static str,
+    /// Further properties, applied last so that a user can override any of the above.
+    pub properties: BTreeMap<String, String>,
 }

@@ -11,7 +11,8 @@ use rdkafka::message::DeliveryResult;
 use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::statistics::Statistics;
 
-use super::config::KafkaPlan;
+use super::config::producer_config;
+use crate::engine::plan::KafkaPlan;
 use crate::engine::worker::Delivery;
 use crate::runtime::MessageSink;
 
@@ -150,9 +151,8 @@ impl KafkaSink {
             stats: Arc::clone(&stats),
             epoch,
         };
-        let producer = plan
-            .producer_config(bootstrap_servers, client_id)
-            .create_with_context(context)?;
+        let producer =
+            producer_config(plan, bootstrap_servers, client_id).create_with_context(context)?;
         Ok(Self {
             producer,
             topic: plan.topic.clone(),

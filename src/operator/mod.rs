@@ -28,6 +28,7 @@ use prometheus::{
 };
 
 use crate::crd::DeviceSimulation;
+use crate::shutdown::Shutdown;
 use build::BuildConfig;
 use error::Error;
 
@@ -146,7 +147,7 @@ fn error_policy(_sim: Arc<DeviceSimulation>, error: &Error, _ctx: Arc<Context>) 
 }
 
 /// Runs the operator until SIGTERM/Ctrl-C, or until it loses its lease.
-pub async fn run(client: Client, config: OperatorConfig) -> anyhow::Result<()> {
+pub async fn run(client: Client, config: OperatorConfig, shutdown: Shutdown) -> anyhow::Result<()> {
     let metrics = Arc::new(OperatorMetrics::default());
     let bound = crate::metrics::serve(config.metrics_addr, Arc::clone(&metrics)).await?;
     tracing::info!(%bound, "admin endpoints up");
@@ -158,7 +159,11 @@ pub async fn run(client: Client, config: OperatorConfig) -> anyhow::Result<()> {
         Arc::new(leader::LeaderElection::new(leases, name, &config.identity))
     });
     if let Some(election) = &election {
-        election.acquire().await;
+        // A standby told to stop while waiting for the lease has nothing to drain.
+        tokio::select! {
+            () = election.acquire() => {}
+            () = shutdown.requested() => return Ok(()),
+        }
         let holder = Arc::clone(election);
         lost_lease = Box::pin(async move { holder.hold().await });
     }
@@ -191,7 +196,7 @@ pub async fn run(client: Client, config: OperatorConfig) -> anyhow::Result<()> {
             sets,
             watcher::Config::default().labels("app.kubernetes.io/name=devsim"),
         )
-        .shutdown_on_signal()
+        .graceful_shutdown_on(async move { shutdown.requested().await })
         .run(reconcile::reconcile, error_policy, context)
         .for_each(|result| async move {
             if let Err(e) = result {

@@ -53,11 +53,12 @@ async fn reconcile_inner(sim: &DeviceSimulation, ctx: &Context) -> Result<Action
 
     // Validate: checks the schema cannot express. An invalid spec is reported, not retried.
     let validated = config::validate(sim);
-    let plan = validated
-        .as_ref()
-        .map(|v| &v.plan)
-        .map_err(ToString::to_string);
-    let decision = decide(sim, plan, &observed, Timestamp::now());
+    let decision = decide(
+        sim,
+        validated.as_ref().map(|v| &v.plan),
+        &observed,
+        Timestamp::now(),
+    );
 
     // Prune first, alone: the shard entries of pods that are gone move into `retired` in one
     // atomic patch, and the next reconcile sees the result.

@@ -8,8 +8,8 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 
+use crate::crd::timestamps::format_time;
 use crate::crd::{DeviceSimulation, GROUP, ShardStatus, Totals, VERSION};
-use crate::operator::status::format_time;
 use crate::runtime::Snapshot;
 
 /// Writes one shard's figures, carrying totals across producer restarts.

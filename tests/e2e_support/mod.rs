@@ -56,9 +56,10 @@ impl Cluster {
         Client::try_from(config).expect("client")
     }
 
-    /// Runs kubectl against the cluster; returns (success, stdout + stderr).
+    /// Runs kubectl 1.20 (built with the server, so within the ±1 version skew) against the
+    /// cluster; returns (success, stdout + stderr).
     pub fn kubectl(&self, args: &[&str]) -> (bool, String) {
-        let output = Command::new("kubectl")
+        let output = Command::new(self.dir.path().join("kubectl"))
             .env("KUBECONFIG", &self.kubeconfig)
             .args(args)
             .output()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver and kube-controller-manager v1.20 from Debian bookworm's source package
-# `kubernetes` (1.20.5+really1.20.2), for end-to-end tests against a real API server.
+# Builds kube-apiserver, kube-controller-manager and kubectl v1.20 from Debian bookworm's source
+# package `kubernetes` (1.20.5+really1.20.2), for end-to-end tests against a real API server.
+# kubectl is built from the same tree so the client stays inside the supported ±1 version skew.
 #
 # No cluster can be downloaded here, but Debian ships the full source with vendor/. The vendored
 # reflect2 1.0.1 crashes under Go >= 1.18 on the first custom-resource write, so it and
@@ -8,11 +9,28 @@
 #
 # Binaries are cached under ${DEVSIM_CACHE:-~/.cache/devsim}/kube-1.20/bin; a second run is a
 # no-op. Needs root for apt-get. Prints the bin directory on success.
+#
+# It is usually run from inside `cargo test` (start-cluster.sh), whose environment carries
+# variables such as OUT_DIR that Kubernetes' Makefile also reads: the build therefore runs in a
+# clean environment (`env -i`), never in the caller's.
 set -euo pipefail
 
 cache="${DEVSIM_CACHE:-$HOME/.cache/devsim}"
 out="$cache/kube-1.20/bin"
-if [ -x "$out/kube-apiserver" ] && [ -x "$out/kube-controller-manager" ]; then
+binaries=(kube-apiserver kube-controller-manager kubectl)
+built() {
+  for b in "${binaries[@]}"; do [ -x "$out/$b" ] || return 1; done
+}
+if built; then
+  echo "$out"
+  exit 0
+fi
+
+# Two test processes may start a cluster at once on a fresh machine: one builds, the other waits.
+mkdir -p "$cache"
+exec 9>"$cache/kube-1.20.lock"
+flock 9
+if built; then
   echo "$out"
   exit 0
 fi
@@ -59,10 +77,12 @@ for pair in "github.com/modern-go/reflect2" "github.com/json-iterator/go"; do
 done
 
 cd "$tree"
-export GOFLAGS=-mod=vendor GO111MODULE=on GOTOOLCHAIN=local
-make WHAT=cmd/kube-apiserver >&2
-make WHAT=cmd/kube-controller-manager >&2
+clean_env=(env -i "PATH=$PATH" "HOME=$HOME" GOFLAGS=-mod=vendor GO111MODULE=on GOTOOLCHAIN=local)
+for b in "${binaries[@]}"; do
+  "${clean_env[@]}" make WHAT="cmd/$b" >&2
+done
 mkdir -p "$out"
-cp _output/local/bin/linux/amd64/kube-apiserver _output/local/bin/linux/amd64/kube-controller-manager "$out/" 2>/dev/null \
-  || cp _output/bin/kube-apiserver _output/bin/kube-controller-manager "$out/"
+for b in "${binaries[@]}"; do
+  cp "_output/local/bin/linux/amd64/$b" "$out/" 2>/dev/null || cp "_output/bin/$b" "$out/"
+done
 echo "$out"

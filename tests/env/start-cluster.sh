@@ -4,12 +4,14 @@
 # run time, token authentication and RBAC. There is no scheduler and no kubelet: pods stay
 # Pending, and the test harness plays the kubelet.
 #
-# Usage: start-cluster.sh DIR    Writes DIR/kubeconfig and DIR/pids, prints the kubeconfig path
+# Usage: start-cluster.sh DIR    Writes DIR/kubeconfig, DIR/pids and DIR/kubectl (a link to the
+#                                kubectl 1.20 built beside the server), prints the kubeconfig path
 #                                once the API server answers. stop-cluster.sh DIR stops it all.
 set -euo pipefail
 
 dir="$(mkdir -p "$1" && cd "$1" && pwd)"
 bin="$(bash "$(dirname "$0")/build-kube.sh")"
+ln -sf "$bin/kubectl" "$dir/kubectl"
 command -v etcd >/dev/null || { echo "etcd not found (apt-get install etcd-server)" >&2; exit 1; }
 command -v openssl >/dev/null || { echo "openssl not found" >&2; exit 1; }
 
@@ -60,10 +62,10 @@ current-context: e2e
 KUBECONFIG
 
 for _ in $(seq 1 120); do
-  if kubectl --kubeconfig "$dir/kubeconfig" get --raw /readyz >/dev/null 2>&1; then break; fi
+  if "$bin/kubectl" --kubeconfig "$dir/kubeconfig" get --raw /readyz >/dev/null 2>&1; then break; fi
   sleep 0.5
 done
-kubectl --kubeconfig "$dir/kubeconfig" get --raw /readyz >/dev/null
+"$bin/kubectl" --kubeconfig "$dir/kubeconfig" get --raw /readyz >/dev/null
 
 "$bin/kube-controller-manager" \
   --kubeconfig "$dir/kubeconfig" --leader-elect=false \

@@ -1,0 +1,234 @@
+//! The events step: the transitions a person watching `kubectl get events` cares about, each
+//! published once, when it happens.
+
+use super::conditions::{Verdict, find};
+use super::phase::PhaseOutcome;
+use super::{Observed, Severity, Transition};
+use crate::crd::{DeviceSimulation, DeviceSimulationStatus, Phase};
+
+/// The events that moving from `previous` to `outcome` (and `degraded`) calls for.
+pub fn transitions(
+    sim: &DeviceSimulation,
+    previous: &DeviceSimulationStatus,
+    outcome: &PhaseOutcome,
+    degraded: &Verdict,
+    observed: &Observed,
+    messages_sent: u64,
+) -> Vec<Transition> {
+    let mut events = Vec::new();
+    let replicas = outcome.replicas;
+    // An invalid spec is reported once per distinct problem, not on every reconcile.
+    let already_reported = find(&previous.conditions, "Ready")
+        .is_some_and(|c| c.reason == outcome.ready.reason && c.message == outcome.ready.message);
+    if outcome.ready.reason == "InvalidSpec" && !already_reported {
+        events.push(warning("InvalidSpec", outcome.ready.message.clone()));
+    }
+    if previous.phase != Some(outcome.phase) {
+        match outcome.phase {
+            Phase::Running => events.push(normal(
+                "Started",
+                format!("{} devices across {replicas} shards", sim.spec.devices),
+            )),
+            Phase::Paused => events.push(normal("Paused", "workers scaled to 0, totals kept")),
+            Phase::Completed => events.push(normal(
+                "Completed",
+                format!("{messages_sent} messages sent"),
+            )),
+            Phase::Pending | Phase::Failed => {}
+        }
+    }
+    if let Some(before) = observed.sts_spec_replicas
+        && before != replicas
+        && outcome.phase == Phase::Running
+        && previous.phase == Some(Phase::Running)
+    {
+        events.push(normal("Scaled", format!("shards {before} -> {replicas}")));
+    }
+    let was_degraded_by_kafka = find(&previous.conditions, "Degraded")
+        .is_some_and(|c| c.status == "True" && c.reason == "KafkaErrors");
+    if degraded.status && degraded.reason == "KafkaErrors" && !was_degraded_by_kafka {
+        events.push(warning("KafkaUnreachable", degraded.message.clone()));
+    }
+    events
+}
+
+fn normal(reason: &'static str, note: impl Into<String>) -> Transition {
+    Transition {
+        severity: Severity::Normal,
+        reason,
+        note: note.into(),
+    }
+}
+
+fn warning(reason: &'static str, note: impl Into<String>) -> Transition {
+    Transition {
+        severity: Severity::Warning,
+        reason,
+        note: note.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::operator::status::conditions::condition;
+    use crate::operator::status::tests::{NOW, ready, sim, with_replicas};
+
+    fn outcome(phase: Phase, replicas: u32, ready: Verdict) -> PhaseOutcome {
+        PhaseOutcome {
+            phase,
+            replicas,
+            ready,
+            progressing: Verdict::no("Stable", ""),
+            requeue: None,
+            start_time: None,
+            schedule: None,
+        }
+    }
+
+    fn previous(phase: Option<Phase>, ready: Verdict, degraded: Verdict) -> DeviceSimulationStatus {
+        let now = NOW.parse().expect("time");
+        DeviceSimulationStatus {
+            phase,
+            conditions: vec![
+                condition(&[], "Ready", ready, None, now),
+                condition(&[], "Degraded", degraded, None, now),
+            ],
+            ..DeviceSimulationStatus::default()
+        }
+    }
+
+    fn healthy() -> Verdict {
+        Verdict::no("Healthy", "no errors reported")
+    }
+
+    fn reasons(events: &[Transition]) -> Vec<&'static str> {
+        events.iter().map(|t| t.reason).collect()
+    }
+
+    #[test]
+    fn starting_pausing_and_completing_are_announced_once() {
+        let sim = sim("", None);
+        let pending = previous(
+            Some(Phase::Pending),
+            Verdict::no("WaitingForWorkers", ""),
+            healthy(),
+        );
+        let running = outcome(Phase::Running, 2, Verdict::yes("AllShardsReady", ""));
+        let started = transitions(&sim, &pending, &running, &healthy(), &ready(2), 0);
+        assert_eq!(reasons(&started), ["Started"]);
+        assert_eq!(started[0].note, "100 devices across 2 shards");
+        let was_running = previous(
+            Some(Phase::Running),
+            Verdict::yes("AllShardsReady", ""),
+            healthy(),
+        );
+        assert!(transitions(&sim, &was_running, &running, &healthy(), &ready(2), 0).is_empty());
+        let paused = outcome(Phase::Paused, 0, Verdict::no("Paused", ""));
+        assert_eq!(
+            reasons(&transitions(
+                &sim,
+                &was_running,
+                &paused,
+                &healthy(),
+                &ready(2),
+                0
+            )),
+            ["Paused"]
+        );
+        let completed = outcome(Phase::Completed, 0, Verdict::no("Completed", ""));
+        let done = transitions(&sim, &was_running, &completed, &healthy(), &ready(2), 1234);
+        assert_eq!(
+            (reasons(&done), done[0].note.as_str()),
+            (vec!["Completed"], "1234 messages sent")
+        );
+    }
+
+    #[test]
+    fn a_rescale_of_a_running_simulation_is_announced_with_both_counts() {
+        let sim = with_replicas(3);
+        let was_running = previous(
+            Some(Phase::Running),
+            Verdict::yes("AllShardsReady", ""),
+            healthy(),
+        );
+        let scaled = transitions(
+            &sim,
+            &was_running,
+            &outcome(Phase::Running, 3, Verdict::no("WaitingForWorkers", "")),
+            &healthy(),
+            &ready(2),
+            0,
+        );
+        assert_eq!(
+            (reasons(&scaled), scaled[0].note.as_str()),
+            (vec!["Scaled"], "shards 2 -> 3")
+        );
+    }
+
+    #[test]
+    fn an_invalid_spec_is_reported_once_per_distinct_problem() {
+        let sim = sim("", None);
+        let invalid = |m: &str| Verdict::no("InvalidSpec", m);
+        let fresh = previous(None, Verdict::no("WaitingForWorkers", ""), healthy());
+        let failed = outcome(Phase::Failed, 0, invalid("spec.x: bad"));
+        assert_eq!(
+            reasons(&transitions(
+                &sim,
+                &fresh,
+                &failed,
+                &healthy(),
+                &Observed::default(),
+                0
+            )),
+            ["InvalidSpec"]
+        );
+        let reported = previous(Some(Phase::Failed), invalid("spec.x: bad"), healthy());
+        assert!(
+            transitions(
+                &sim,
+                &reported,
+                &failed,
+                &healthy(),
+                &Observed::default(),
+                0
+            )
+            .is_empty()
+        );
+        let other = outcome(Phase::Failed, 0, invalid("spec.y: bad"));
+        assert_eq!(
+            reasons(&transitions(
+                &sim,
+                &reported,
+                &other,
+                &healthy(),
+                &Observed::default(),
+                0
+            )),
+            ["InvalidSpec"]
+        );
+    }
+
+    #[test]
+    fn kafka_errors_raise_one_warning_until_they_clear() {
+        let sim = sim("", None);
+        let errors = Verdict::yes("KafkaErrors", "shard 0: broker down");
+        let running = outcome(Phase::Running, 2, Verdict::yes("AllShardsReady", ""));
+        let was_healthy = previous(
+            Some(Phase::Running),
+            Verdict::yes("AllShardsReady", ""),
+            healthy(),
+        );
+        let first = transitions(&sim, &was_healthy, &running, &errors, &ready(2), 0);
+        assert_eq!(
+            (reasons(&first), first[0].severity),
+            (vec!["KafkaUnreachable"], Severity::Warning)
+        );
+        let was_degraded = previous(
+            Some(Phase::Running),
+            Verdict::yes("AllShardsReady", ""),
+            errors.clone(),
+        );
+        assert!(transitions(&sim, &was_degraded, &running, &errors, &ready(2), 0).is_empty());
+    }
+}

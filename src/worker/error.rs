@@ -1,0 +1,49 @@
+//! Why a worker cannot run its shard, each with a fixed category for logs and metric labels.
+//! The message (`Display`) is what the worker reports as its shard's `lastError`.
+
+use crate::config::ConfigError;
+use crate::kafka::SinkError;
+
+/// Why a worker cannot run its shard (it keeps watching, and tries again on the next change
+/// or report tick).
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// The spec breaks a rule the schema cannot express.
+    #[error("invalid spec: {0}")]
+    InvalidSpec(#[source] ConfigError),
+    /// The controller's schedule epoch cannot be read (it was edited by hand).
+    #[error("{field} is not valid: {value:?}")]
+    BadEpoch {
+        /// The status field.
+        field: &'static str,
+        /// What it holds.
+        value: String,
+    },
+    /// A worker in a cluster has no embedded Kafka to fall back on.
+    #[error("spec.kafka.bootstrapServers must be set for workers in a cluster")]
+    NoBootstrapServers,
+    /// librdkafka refused the producer settings (an unknown property, a bad value).
+    #[error("cannot create the Kafka producer: {0}")]
+    Producer(#[source] SinkError),
+    /// No broker answered.
+    #[error("Kafka at {brokers} is unreachable: {reason}")]
+    Unreachable {
+        /// The bootstrap servers tried.
+        brokers: String,
+        /// librdkafka's reason.
+        reason: String,
+    },
+}
+
+impl WorkerError {
+    /// Fixed category, for logs and metric labels.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Self::InvalidSpec(_) => "invalid_spec",
+            Self::BadEpoch { .. } => "bad_epoch",
+            Self::NoBootstrapServers => "no_bootstrap_servers",
+            Self::Producer(_) => "producer_config",
+            Self::Unreachable { .. } => "kafka_unreachable",
+        }
+    }
+}

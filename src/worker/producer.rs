@@ -1,0 +1,101 @@
+//! The worker's producer step: a Kafka sink and the engine's producer tasks for this shard,
+//! started once Kafka answers, and stopped with a flush.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::desired::Desired;
+use super::error::WorkerError;
+use crate::config::ValidatedSimulation;
+use crate::kafka::KafkaSink;
+use crate::runtime::{Fleet, FleetConfig, MessageSink, Snapshot, unix_now_ms};
+
+/// How long a new producer waits for a broker to answer before the worker reports Kafka as
+/// unreachable (and tries again on its next tick).
+const REACHABLE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long the producer gets to deliver what is queued when it stops.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The producer a worker runs now.
+pub struct Producer {
+    /// The producer tasks.
+    pub fleet: Fleet,
+    /// Their Kafka sink.
+    pub sink: Arc<KafkaSink>,
+    /// What it runs (its plan's shard count is the one it was started under).
+    pub running: ValidatedSimulation,
+    /// Start of the schedule epoch it runs in (Unix ms).
+    pub t0_ms: i64,
+    /// The shard count it runs under now; 0 until its first take-over.
+    pub shards: u32,
+}
+
+impl Producer {
+    /// Starts shard `index` of `desired` under `shards` shards (owning no device yet: the
+    /// caller takes devices over), once a broker answers.
+    pub async fn start(
+        desired: &Desired,
+        index: u32,
+        shards: u32,
+        client_id: &str,
+    ) -> Result<Self, WorkerError> {
+        let kafka = &desired.validated.kafka;
+        let brokers = kafka
+            .bootstrap_servers
+            .clone()
+            .ok_or(WorkerError::NoBootstrapServers)?;
+        let sink =
+            Arc::new(KafkaSink::new(kafka, &brokers, client_id).map_err(WorkerError::Producer)?);
+        let probe = Arc::clone(&sink);
+        // librdkafka's metadata call blocks; keep it off the async threads.
+        let reachable =
+            tokio::task::spawn_blocking(move || probe.check_reachable(REACHABLE_TIMEOUT)).await;
+        match reachable {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                return Err(WorkerError::Unreachable {
+                    brokers,
+                    reason: e.to_string(),
+                });
+            }
+            Err(e) => {
+                return Err(WorkerError::Unreachable {
+                    brokers,
+                    reason: format!("the reachability check did not finish: {e}"),
+                });
+            }
+        }
+        let mut running = desired.validated.clone();
+        running.plan.replicas = shards.max(1);
+        let fleet = Fleet::start(
+            &FleetConfig {
+                plan: Arc::new(running.plan.clone()),
+                shards: vec![index],
+                unix_t0_ms: desired.t0_ms,
+                unix_start_ms: unix_now_ms(),
+                exit_when_done: false,
+                idle: true,
+            },
+            Arc::clone(&sink),
+        );
+        Ok(Self {
+            fleet,
+            sink,
+            running,
+            t0_ms: desired.t0_ms,
+            shards: 0,
+        })
+    }
+
+    /// Stops the producer tasks, flushes what is queued, and returns the final figures.
+    pub async fn stop(mut self) -> Snapshot {
+        self.fleet.stop();
+        self.fleet.join().await;
+        let sink = Arc::clone(&self.sink);
+        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || sink.flush(FLUSH_TIMEOUT)).await {
+            tracing::warn!(error = %e, "the producer did not deliver everything before stopping");
+        }
+        self.fleet.snapshot(self.sink.as_ref())
+    }
+}
