@@ -37,7 +37,8 @@ fi
 
 export DEBIAN_FRONTEND=noninteractive
 need=()
-for pkg in golang-go rsync etcd-server dpkg-dev golang-github-modern-go-reflect2-dev golang-github-json-iterator-go-dev; do
+# start-cluster.sh needs openssl (service-account key) and python3 (free ports) as well.
+for pkg in golang-go rsync etcd-server dpkg-dev golang-github-modern-go-reflect2-dev golang-github-json-iterator-go-dev openssl python3; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then
@@ -77,7 +78,8 @@ for pair in "github.com/modern-go/reflect2" "github.com/json-iterator/go"; do
 done
 
 cd "$tree"
-clean_env=(env -i "PATH=$PATH" "HOME=$HOME" GOFLAGS=-mod=vendor GO111MODULE=on GOTOOLCHAIN=local)
+# Go's build cache lives in the devsim cache too, so an empty DEVSIM_CACHE is a truly cold build.
+clean_env=(env -i "PATH=$PATH" "HOME=$HOME" "GOCACHE=$cache/go-build" GOFLAGS=-mod=vendor GO111MODULE=on GOTOOLCHAIN=local)
 for b in "${binaries[@]}"; do
   "${clean_env[@]}" make WHAT="cmd/$b" >&2
 done
@@ -85,4 +87,6 @@ mkdir -p "$out"
 for b in "${binaries[@]}"; do
   cp "_output/local/bin/linux/amd64/$b" "$out/" 2>/dev/null || cp "_output/bin/$b" "$out/"
 done
+# The binaries are all that is kept: the build cache and the build tree take gigabytes.
+rm -rf "$cache/go-build" "$tree/_output"
 echo "$out"
