@@ -39,9 +39,14 @@ impl Error {
                 ..
             } if s.code == 404 => "not_found",
             Self::Kube {
+                source: kube::Error::Api(s),
+                ..
+            } if s.code == 429 || s.code >= 500 => "api_error",
+            // Any other 4xx: the API server refused the request (forbidden, invalid object).
+            Self::Kube {
                 source: kube::Error::Api(_),
                 ..
-            } => "api_error",
+            } => "rejected",
             Self::Kube { .. } => "api_unreachable",
             Self::Serialize { .. } => "serialize",
             Self::MissingNamespace => "invalid_object",

@@ -21,6 +21,7 @@ type ApiServerHandle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
 pub struct ApiServerVerifier(ApiServerHandle);
 
 /// A situation a reconcile may meet.
+#[derive(Clone, Copy, Debug)]
 pub enum Scenario {
     /// A new, valid simulation: StatefulSet and Service applied, status Pending.
     NewSimulation,
@@ -30,6 +31,10 @@ pub enum Scenario {
     Paused,
     /// A stopped shard beyond the count whose pod is gone: one JSON patch, nothing else.
     PruneStoppedShard,
+    /// The status write loses to a concurrent writer: 409 Conflict.
+    StatusConflict,
+    /// The API server fails the first read: 503 Service Unavailable.
+    ApiServerUnavailable,
 }
 
 /// A test context whose client talks to the returned verifier.
@@ -48,6 +53,7 @@ pub fn testcontext() -> (Arc<Context>, ApiServerVerifier) {
             worker_image: "devsim:test".into(),
             image_pull_policy: "IfNotPresent".into(),
         },
+        failures: super::retry::FailureCounts::default(),
     };
     (Arc::new(context), ApiServerVerifier(handle))
 }
@@ -74,115 +80,147 @@ fn stateful_set(replicas: i32) -> Value {
 impl ApiServerVerifier {
     /// Answers the scenario's requests; the returned task fails if any is missing or wrong.
     pub fn run(self, scenario: Scenario, sim: &DeviceSimulation) -> tokio::task::JoinHandle<()> {
+        self.run_each(vec![scenario], sim)
+    }
+
+    /// Answers the requests of several reconciles, one scenario each, in order.
+    pub fn run_each(
+        self,
+        scenarios: Vec<Scenario>,
+        sim: &DeviceSimulation,
+    ) -> tokio::task::JoinHandle<()> {
         let object = serde_json::to_value(sim).expect("the simulation serialises");
         tokio::spawn(async move {
             let mut s = self;
-            match scenario {
-                Scenario::NewSimulation => {
-                    s.expect(
-                        "GET",
-                        "/apis/apps/v1/namespaces/iot/statefulsets/plant-workers",
-                        StatusCode::NOT_FOUND,
-                        not_found(),
-                    )
-                    .await;
-                    let sts = s.expect("PATCH", "/apis/apps/v1/namespaces/iot/statefulsets/plant-workers?&force=true&fieldManager=devsim-operator", StatusCode::OK, stateful_set(2)).await;
-                    assert_eq!(sts["spec"]["replicas"], 2);
-                    assert_eq!(
-                        sts["metadata"]["ownerReferences"][0]["kind"],
-                        "DeviceSimulation"
-                    );
-                    let svc = s.expect("PATCH", "/api/v1/namespaces/iot/services/plant-workers?&force=true&fieldManager=devsim-operator", StatusCode::OK, json!({})).await;
-                    assert_eq!(svc["spec"]["clusterIP"], "None");
-                    let status = s.expect("PATCH", "/apis/devsim.io/v1alpha1/namespaces/iot/devicesimulations/plant/status?&force=true&fieldManager=devsim-operator", StatusCode::OK, object.clone()).await;
-                    assert_eq!(status["status"]["phase"], "Pending");
-                    assert!(status["status"]["startTime"].is_string());
-                    assert_eq!(status["status"]["schedule"]["firstSeq"], 0);
-                    assert!(
-                        status["status"].get("shards").is_none(),
-                        "the controller never writes shard entries"
-                    );
-                }
-                Scenario::InvalidSpec => {
-                    s.expect(
-                        "GET",
-                        "/apis/apps/v1/namespaces/iot/statefulsets/plant-workers",
-                        StatusCode::NOT_FOUND,
-                        not_found(),
-                    )
-                    .await;
-                    let status = s.expect("PATCH", "/apis/devsim.io/v1alpha1/namespaces/iot/devicesimulations/plant/status?&force=true&fieldManager=devsim-operator", StatusCode::OK, object.clone()).await;
-                    assert_eq!(status["status"]["phase"], "Failed");
-                    let ready = &status["status"]["conditions"][0];
-                    assert_eq!(
-                        (ready["type"].as_str(), ready["reason"].as_str()),
-                        (Some("Ready"), Some("InvalidSpec"))
-                    );
-                    assert!(
-                        ready["message"]
-                            .as_str()
-                            .unwrap_or_default()
-                            .contains("spec.profiles[0].sensors[0].min")
-                    );
-                    let event = s
-                        .expect(
-                            "POST",
-                            "/apis/events.k8s.io/v1/namespaces/iot/events?",
-                            StatusCode::CREATED,
-                            json!({}),
+            for scenario in scenarios {
+                match scenario {
+                    Scenario::NewSimulation => {
+                        s.expect(
+                            "GET",
+                            "/apis/apps/v1/namespaces/iot/statefulsets/plant-workers",
+                            StatusCode::NOT_FOUND,
+                            not_found(),
                         )
                         .await;
-                    assert_eq!(
-                        (event["type"].as_str(), event["reason"].as_str()),
-                        (Some("Warning"), Some("InvalidSpec"))
-                    );
-                }
-                Scenario::Paused => {
-                    s.expect(
-                        "GET",
-                        "/apis/apps/v1/namespaces/iot/statefulsets/plant-workers",
-                        StatusCode::OK,
-                        stateful_set(2),
-                    )
-                    .await;
-                    let sts = s.expect("PATCH", "/apis/apps/v1/namespaces/iot/statefulsets/plant-workers?&force=true&fieldManager=devsim-operator", StatusCode::OK, stateful_set(0)).await;
-                    assert_eq!(sts["spec"]["replicas"], 0);
-                    s.expect("PATCH", "/api/v1/namespaces/iot/services/plant-workers?&force=true&fieldManager=devsim-operator", StatusCode::OK, json!({})).await;
-                    let status = s.expect("PATCH", "/apis/devsim.io/v1alpha1/namespaces/iot/devicesimulations/plant/status?&force=true&fieldManager=devsim-operator", StatusCode::OK, object.clone()).await;
-                    assert_eq!(status["status"]["phase"], "Paused");
-                    assert_eq!(status["status"]["messagesSent"], 500, "totals kept");
-                    let event = s
-                        .expect(
-                            "POST",
-                            "/apis/events.k8s.io/v1/namespaces/iot/events?",
-                            StatusCode::CREATED,
-                            json!({}),
+                        let sts = s.expect("PATCH", "/apis/apps/v1/namespaces/iot/statefulsets/plant-workers?&force=true&fieldManager=devsim-operator", StatusCode::OK, stateful_set(2)).await;
+                        assert_eq!(sts["spec"]["replicas"], 2);
+                        assert_eq!(
+                            sts["metadata"]["ownerReferences"][0]["kind"],
+                            "DeviceSimulation"
+                        );
+                        let svc = s.expect("PATCH", "/api/v1/namespaces/iot/services/plant-workers?&force=true&fieldManager=devsim-operator", StatusCode::OK, json!({})).await;
+                        assert_eq!(svc["spec"]["clusterIP"], "None");
+                        let status = s.expect("PATCH", "/apis/devsim.io/v1alpha1/namespaces/iot/devicesimulations/plant/status?&force=true&fieldManager=devsim-operator", StatusCode::OK, object.clone()).await;
+                        assert_eq!(status["status"]["phase"], "Pending");
+                        assert!(status["status"]["startTime"].is_string());
+                        assert_eq!(status["status"]["schedule"]["firstSeq"], 0);
+                        assert!(
+                            status["status"].get("shards").is_none(),
+                            "the controller never writes shard entries"
+                        );
+                    }
+                    Scenario::InvalidSpec => {
+                        s.expect(
+                            "GET",
+                            "/apis/apps/v1/namespaces/iot/statefulsets/plant-workers",
+                            StatusCode::NOT_FOUND,
+                            not_found(),
                         )
                         .await;
-                    assert_eq!(event["reason"], "Paused");
-                }
-                Scenario::PruneStoppedShard => {
-                    s.expect(
-                        "GET",
-                        "/apis/apps/v1/namespaces/iot/statefulsets/plant-workers",
-                        StatusCode::OK,
-                        stateful_set(2),
-                    )
-                    .await;
-                    let patch = s.expect("PATCH", "/apis/devsim.io/v1alpha1/namespaces/iot/devicesimulations/plant/status?", StatusCode::OK, object.clone()).await;
-                    let ops = patch.as_array().expect("a JSON patch");
-                    assert!(
-                        ops.iter()
-                            .any(|op| op["op"] == "remove" && op["path"] == "/status/shards/2")
-                    );
-                    assert!(ops.iter().any(|op| op["op"] == "test"
-                        && op["path"] == "/status/shards/2/stopped"
-                        && op["value"] == true));
-                    let retired = ops
-                        .iter()
-                        .find(|op| op["path"] == "/status/retired")
-                        .expect("retired set");
-                    assert_eq!(retired["value"]["messagesSent"], 30);
+                        let status = s.expect("PATCH", "/apis/devsim.io/v1alpha1/namespaces/iot/devicesimulations/plant/status?&force=true&fieldManager=devsim-operator", StatusCode::OK, object.clone()).await;
+                        assert_eq!(status["status"]["phase"], "Failed");
+                        let ready = &status["status"]["conditions"][0];
+                        assert_eq!(
+                            (ready["type"].as_str(), ready["reason"].as_str()),
+                            (Some("Ready"), Some("InvalidSpec"))
+                        );
+                        assert!(
+                            ready["message"]
+                                .as_str()
+                                .unwrap_or_default()
+                                .contains("spec.profiles[0].sensors[0].min")
+                        );
+                        let event = s
+                            .expect(
+                                "POST",
+                                "/apis/events.k8s.io/v1/namespaces/iot/events?",
+                                StatusCode::CREATED,
+                                json!({}),
+                            )
+                            .await;
+                        assert_eq!(
+                            (event["type"].as_str(), event["reason"].as_str()),
+                            (Some("Warning"), Some("InvalidSpec"))
+                        );
+                    }
+                    Scenario::Paused => {
+                        s.expect(
+                            "GET",
+                            "/apis/apps/v1/namespaces/iot/statefulsets/plant-workers",
+                            StatusCode::OK,
+                            stateful_set(2),
+                        )
+                        .await;
+                        let sts = s.expect("PATCH", "/apis/apps/v1/namespaces/iot/statefulsets/plant-workers?&force=true&fieldManager=devsim-operator", StatusCode::OK, stateful_set(0)).await;
+                        assert_eq!(sts["spec"]["replicas"], 0);
+                        s.expect("PATCH", "/api/v1/namespaces/iot/services/plant-workers?&force=true&fieldManager=devsim-operator", StatusCode::OK, json!({})).await;
+                        let status = s.expect("PATCH", "/apis/devsim.io/v1alpha1/namespaces/iot/devicesimulations/plant/status?&force=true&fieldManager=devsim-operator", StatusCode::OK, object.clone()).await;
+                        assert_eq!(status["status"]["phase"], "Paused");
+                        assert_eq!(status["status"]["messagesSent"], 500, "totals kept");
+                        let event = s
+                            .expect(
+                                "POST",
+                                "/apis/events.k8s.io/v1/namespaces/iot/events?",
+                                StatusCode::CREATED,
+                                json!({}),
+                            )
+                            .await;
+                        assert_eq!(event["reason"], "Paused");
+                    }
+                    Scenario::PruneStoppedShard => {
+                        s.expect(
+                            "GET",
+                            "/apis/apps/v1/namespaces/iot/statefulsets/plant-workers",
+                            StatusCode::OK,
+                            stateful_set(2),
+                        )
+                        .await;
+                        let patch = s.expect("PATCH", "/apis/devsim.io/v1alpha1/namespaces/iot/devicesimulations/plant/status?", StatusCode::OK, object.clone()).await;
+                        let ops = patch.as_array().expect("a JSON patch");
+                        assert!(
+                            ops.iter()
+                                .any(|op| op["op"] == "remove" && op["path"] == "/status/shards/2")
+                        );
+                        assert!(ops.iter().any(|op| op["op"] == "test"
+                            && op["path"] == "/status/shards/2/stopped"
+                            && op["value"] == true));
+                        let retired = ops
+                            .iter()
+                            .find(|op| op["path"] == "/status/retired")
+                            .expect("retired set");
+                        assert_eq!(retired["value"]["messagesSent"], 30);
+                    }
+                    Scenario::StatusConflict => {
+                        s.expect(
+                            "GET",
+                            "/apis/apps/v1/namespaces/iot/statefulsets/plant-workers",
+                            StatusCode::OK,
+                            stateful_set(2),
+                        )
+                        .await;
+                        s.expect("PATCH", "/apis/apps/v1/namespaces/iot/statefulsets/plant-workers?&force=true&fieldManager=devsim-operator", StatusCode::OK, stateful_set(2)).await;
+                        s.expect("PATCH", "/api/v1/namespaces/iot/services/plant-workers?&force=true&fieldManager=devsim-operator", StatusCode::OK, json!({})).await;
+                        s.expect("PATCH", "/apis/devsim.io/v1alpha1/namespaces/iot/devicesimulations/plant/status?&force=true&fieldManager=devsim-operator", StatusCode::CONFLICT, status_error(409, "Conflict")).await;
+                    }
+                    Scenario::ApiServerUnavailable => {
+                        s.expect(
+                            "GET",
+                            "/apis/apps/v1/namespaces/iot/statefulsets/plant-workers",
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            status_error(503, "ServiceUnavailable"),
+                        )
+                        .await;
+                    }
                 }
             }
         })
@@ -227,6 +265,10 @@ impl ApiServerVerifier {
         );
         json
     }
+}
+
+fn status_error(code: u16, reason: &str) -> Value {
+    json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": reason, "code": code, "message": reason})
 }
 
 fn not_found() -> Value {

@@ -10,6 +10,7 @@ pub mod error;
 mod fixtures;
 pub mod leader;
 pub mod reconcile;
+pub mod retry;
 pub mod status;
 
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use kube::Client;
 use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use prometheus::{
     Encoder as _, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
@@ -42,6 +44,8 @@ pub struct Context {
     pub metrics: Arc<OperatorMetrics>,
     /// How worker pods are built.
     pub build: BuildConfig,
+    /// Consecutive failures per simulation, for the backoff of [`error_policy`].
+    pub failures: retry::FailureCounts,
 }
 
 /// Reconcile metrics, served on the operator's `/metrics`.
@@ -140,10 +144,21 @@ pub struct OperatorConfig {
     pub identity: String,
 }
 
-/// A transient failure: try again soon.
-fn error_policy(_sim: Arc<DeviceSimulation>, error: &Error, _ctx: Arc<Context>) -> Action {
-    tracing::warn!(%error, category = error.category(), "reconcile failed; retrying");
-    Action::requeue(Duration::from_secs(5))
+/// Tries a failed reconcile again by the error's category (see [`retry`]): a conflict at once,
+/// anything that may pass with exponential backoff, a broken object only when it changes.
+fn error_policy(sim: Arc<DeviceSimulation>, error: &Error, ctx: Arc<Context>) -> Action {
+    let category = error.category();
+    let after = retry::retry_after(&ctx.failures, ObjectRef::from_obj(&*sim), category);
+    match after {
+        Some(delay) => {
+            tracing::warn!(%error, category, retry_in = ?delay, "reconcile failed; retrying");
+            Action::requeue(delay)
+        }
+        None => {
+            tracing::error!(%error, category, "reconcile failed; waiting for the object to change");
+            Action::await_change()
+        }
+    }
 }
 
 /// Runs the operator until SIGTERM/Ctrl-C, or until it loses its lease.
@@ -190,6 +205,7 @@ pub async fn run(client: Client, config: OperatorConfig, shutdown: Shutdown) -> 
         client,
         metrics,
         build: config.build,
+        failures: retry::FailureCounts::default(),
     });
     let controller = Controller::new(sims, watcher::Config::default())
         .owns(

@@ -11,6 +11,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
+use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
@@ -29,6 +30,9 @@ pub const OPERATOR_MANAGER: &str = "devsim-operator";
 pub async fn reconcile(sim: Arc<DeviceSimulation>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = Instant::now();
     let result = reconcile_inner(&sim, &ctx).await;
+    if result.is_ok() {
+        ctx.failures.succeeded(&ObjectRef::from_obj(&*sim));
+    }
     ctx.metrics.observe(
         started.elapsed(),
         result.as_ref().err().map(Error::category),
@@ -229,6 +233,55 @@ mod tests {
             .expect("the scenario completed in time")
             .expect("the scenario's expectations held");
         action
+    }
+
+    /// Runs two reconciles that must fail the same way; returns the error's category and what
+    /// the controller does after each (so a backoff shows).
+    async fn fail_twice(sim: DeviceSimulation, scenario: Scenario) -> (&'static str, Vec<Action>) {
+        let (ctx, server) = testcontext();
+        let verifier = server.run_each(vec![scenario, scenario], &sim);
+        let mut category = "";
+        let mut actions = Vec::new();
+        for _ in 0..2 {
+            let error = reconcile(Arc::new(sim.clone()), Arc::clone(&ctx))
+                .await
+                .expect_err("the reconcile fails");
+            category = error.category();
+            actions.push(super::super::error_policy(
+                Arc::new(sim.clone()),
+                &error,
+                Arc::clone(&ctx),
+            ));
+        }
+        tokio::time::timeout(Duration::from_secs(2), verifier)
+            .await
+            .expect("the scenario completed in time")
+            .expect("the scenario's expectations held");
+        (category, actions)
+    }
+
+    #[tokio::test]
+    async fn a_lost_status_write_is_retried_soon_without_backing_off() {
+        let status = json!({"phase": "Running", "startTime": "2026-11-25T12:00:00Z"});
+        let (category, actions) =
+            fail_twice(simulation("", Some(status)), Scenario::StatusConflict).await;
+        assert_eq!(category, "conflict");
+        let soon = Action::requeue(crate::operator::retry::AFTER_CONFLICT);
+        assert_eq!(actions, [soon.clone(), soon]);
+    }
+
+    #[tokio::test]
+    async fn an_unavailable_api_server_is_retried_with_growing_delays() {
+        let (category, actions) =
+            fail_twice(simulation("", None), Scenario::ApiServerUnavailable).await;
+        assert_eq!(category, "api_error");
+        assert_eq!(
+            actions,
+            [
+                Action::requeue(Duration::from_secs(1)),
+                Action::requeue(Duration::from_secs(2))
+            ]
+        );
     }
 
     #[tokio::test]
