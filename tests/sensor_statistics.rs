@@ -52,6 +52,35 @@ fn sample(plan: &SimulationPlan) -> Samples {
     Samples { values, anomalies }
 }
 
+/// One row of the design document's sensor table (its section on sensor types), written out
+/// here rather than read from the code under test, so a wrong default in the engine fails.
+struct TableRow {
+    mean: f64,
+    stddev: f64,
+    min: f64,
+    max: f64,
+    /// Anomalous beyond this: above it, except for humidity (below it).
+    threshold: f64,
+}
+
+fn table(kind: SensorKind) -> TableRow {
+    let row = |mean, stddev, min, max, threshold| TableRow {
+        mean,
+        stddev,
+        min,
+        max,
+        threshold,
+    };
+    match kind {
+        SensorKind::Temperature => row(25.0, 5.0, -10.0, 60.0, 50.0),
+        SensorKind::Humidity => row(60.0, 10.0, 0.0, 100.0, 20.0),
+        SensorKind::Pressure => row(1013.0, 20.0, 950.0, 1050.0, 1040.0),
+        // Bernoulli p = 0.8, ON/OFF as 1/0; its anomaly is rapid toggling, not a threshold.
+        SensorKind::Switch => row(0.8, 0.0, 0.0, 1.0, f64::NAN),
+        SensorKind::Current => row(2.5, 0.5, 0.0, 10.0, 8.0),
+    }
+}
+
 fn mean_and_stddev(values: &[f64]) -> (f64, f64) {
     let n = values.len() as f64;
     let mean = values.iter().sum::<f64>() / n;
@@ -100,7 +129,7 @@ fn assert_within(label: &str, measured: f64, expected: f64, relative: f64) {
 
 fn check_normal_sensor(kind: SensorKind) {
     let plan = single_sensor_plan(kind, 0.0, false, 7);
-    let d = kind.defaults();
+    let d = table(kind);
     let samples = sample(&plan);
     assert!(samples.values.len() >= 1_000_000);
     assert!(
@@ -194,7 +223,7 @@ fn anomalies_are_injected_at_the_configured_rate_beyond_the_threshold() {
         (SensorKind::Current, 0.001),
     ] {
         let plan = single_sensor_plan(kind, rate, true, 3);
-        let d = kind.defaults();
+        let d = table(kind);
         let samples = sample(&plan);
         let flagged = samples.anomalies.iter().filter(|a| a.is_some()).count() as f64;
         let measured = flagged / samples.values.len() as f64;

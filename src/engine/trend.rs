@@ -63,12 +63,22 @@ mod tests {
     }
 
     #[test]
-    fn weather_is_continuous_and_shared_within_a_building() {
+    fn weather_is_continuous_differs_between_buildings_and_actually_changes() {
         let period = 12.0 * HOUR;
         let w = |b: u32, t: f64| TrendShape::Weather.offset(9, b, t, period);
         let t = 1.7e9;
-        assert_eq!(w(3, t), w(3, t));
         assert_ne!(w(3, t), w(4, t));
+        assert_ne!(
+            w(3, t),
+            TrendShape::Weather.offset(10, 3, t, period),
+            "another seed, other weather"
+        );
+        // Over a week the weather of one building swings, it is no constant.
+        let week: Vec<f64> = (0..7 * 24).map(|h| w(3, t + f64::from(h) * HOUR)).collect();
+        let (lo, hi) = week
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        assert!(hi - lo > 0.5, "weather range over a week: {lo} .. {hi}");
         // One second later the weather has barely moved.
         assert!((w(3, t) - w(3, t + 1.0)).abs() < 1e-3);
         // Knots stay within the bounded bell shape.
