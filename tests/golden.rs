@@ -66,7 +66,11 @@ fn a_fixed_seed_and_spec_produce_exactly_these_readings() {
     let expected = std::fs::read_to_string(GOLDEN).expect("the golden file is checked in");
     // 6 devices over 3 s at 1 s with up to 20 % jitter: 17 readings (device 1's third is due
     // after the end), two lines each, two of them anomalies.
-    assert_eq!(expected.lines().count(), 34, "the golden file holds 17 readings");
+    assert_eq!(
+        expected.lines().count(),
+        34,
+        "the golden file holds 17 readings"
+    );
     assert_eq!(expected.matches(r#""anomaly":true"#).count(), 2);
     for (i, (got, want)) in produced.lines().zip(expected.lines()).enumerate() {
         assert_eq!(got, want, "line {} of {GOLDEN} differs", i + 1);

@@ -8,8 +8,9 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
 use super::MessageSink;
+use super::rate::RateLimiter;
 use super::report::Snapshot;
-use super::task::{RateLimiter, SimClock, TaskCommand, TaskContext, TaskCounters, run_task};
+use super::task::{SimClock, TaskCommand, TaskContext, TaskCounters, run_task};
 use crate::engine::plan::SimulationPlan;
 use crate::engine::shard::{group_by_shard, shard_of, split_for_workers};
 use crate::engine::worker::DeviceWorker;

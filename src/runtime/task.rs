@@ -8,6 +8,7 @@ use hdrhistogram::Histogram;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::MessageSink;
+use super::rate::RateLimiter;
 use crate::engine::encode::Encoder;
 use crate::engine::plan::Encoding;
 use crate::engine::shard::shard_of;
@@ -96,42 +97,6 @@ pub fn unix_now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
-}
-
-/// A token bucket holding at most a tenth of a second of tokens.
-#[derive(Debug)]
-pub struct RateLimiter {
-    per_second: f64,
-    tokens: f64,
-    last: Instant,
-}
-
-impl RateLimiter {
-    /// A limiter of `per_second` messages per second.
-    pub fn new(per_second: f64) -> Self {
-        Self {
-            per_second,
-            tokens: 0.0,
-            last: Instant::now(),
-        }
-    }
-
-    fn available(&mut self) -> usize {
-        let now = Instant::now();
-        let burst = (self.per_second / 10.0).max(1.0);
-        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.per_second)
-            .min(burst);
-        self.last = now;
-        self.tokens as usize
-    }
-
-    fn spend(&mut self, n: u64) {
-        self.tokens -= n as f64;
-    }
-
-    fn wait_for_one(&self) -> Duration {
-        Duration::from_secs_f64(((1.0 - self.tokens) / self.per_second).max(0.000_1))
-    }
 }
 
 /// A change to a running task's devices.
@@ -287,7 +252,7 @@ pub async fn run_task<S: MessageSink>(mut worker: DeviceWorker, context: TaskCon
             .await;
         }
         let budget = match limiter.as_mut() {
-            Some(l) => l.available().min(BATCH),
+            Some(l) => l.available(Instant::now()).min(BATCH),
             None => BATCH,
         };
         let outcome = if budget == 0 {
