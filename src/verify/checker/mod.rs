@@ -238,7 +238,11 @@ impl StreamChecker {
                 track.gaps.push((r.seq + 1, b));
             }
         } else if r.seq < track.first_seq {
+            // Earlier than anything seen: out of order, and what lies between is missing so far.
             self.report.reordered += 1;
+            if r.seq + 1 < track.first_seq {
+                track.gaps.push((r.seq + 1, track.first_seq - 1));
+            }
             track.first_seq = r.seq;
         } else {
             self.report.duplicates += 1;
@@ -272,3 +276,6 @@ impl StreamChecker {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests;
