@@ -112,3 +112,69 @@ proptest::proptest! {
         proptest::prop_assert_eq!(String::from_utf8_lossy(&fast), String::from_utf8_lossy(&reference));
     }
 }
+
+/// Any value a sensor can be configured to report, rounded to two decimals as readings are:
+/// every magnitude from 1e-16 to 1e16 of either sign, the half-cent rounding edges, and the
+/// neighbourhoods of the fixed-point writer's limit (1e13) and of 1e15 (where `f64`s are more
+/// than a cent apart).
+fn any_reported_value() -> impl proptest::strategy::Strategy<Value = f64> {
+    use proptest::prelude::*;
+    prop_oneof![
+        (-16i32..=16, 1.0f64..10.0, any::<bool>()).prop_map(|(exp, mantissa, negative)| {
+            let v = mantissa * 10f64.powi(exp);
+            if negative { -v } else { v }
+        }),
+        (-10_000_000_000i64..10_000_000_000).prop_map(|c| c as f64 / 100.0 + 0.005),
+        (-10_000_000_000i64..10_000_000_000).prop_map(|c| c as f64 / 100.0 - 0.005),
+        (0.99e13f64..1.01e13).prop_map(|v| v),
+        (-1.01e13f64..-0.99e13).prop_map(|v| v),
+        (0.999e15f64..1.001e15).prop_map(|v| v),
+    ]
+    .prop_map(devsim::engine::reading::round2)
+}
+
+fn fast_and_reference_json(value: f64) -> (String, String) {
+    let plan = climate_plan();
+    let values = [value, 50.0];
+    let mut reading = sample_reading(&plan, &values);
+    reading.anomaly = None;
+    let mut fast = Vec::new();
+    Encoder::new(Encoding::Json).encode(&reading, &mut fast);
+    let reference = serde_json::to_vec(&reading).expect("serde serialises");
+    (
+        String::from_utf8(fast).expect("UTF-8"),
+        String::from_utf8(reference).expect("UTF-8"),
+    )
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config::with_cases(5_000))]
+    /// Over the whole range of values, negative ones and the rounding edges included, the
+    /// fixed-point writer emits exactly serde_json's digits.
+    #[test]
+    fn fast_json_writes_every_value_as_serde_json_does(value in any_reported_value()) {
+        let (fast, reference) = fast_and_reference_json(value);
+        proptest::prop_assert_eq!(fast, reference, "value {:?}", value);
+    }
+}
+
+#[test]
+fn signed_zero_tiny_and_huge_values_match_serde_json() {
+    for value in [
+        0.0,
+        -0.0,
+        0.01,
+        -0.01,
+        0.005,
+        -0.005,
+        1e-300,
+        9.999_999_999_999_99e14,
+        1e15,
+        -1e15,
+        1e300,
+        f64::MAX,
+    ] {
+        let (fast, reference) = fast_and_reference_json(devsim::engine::reading::round2(value));
+        assert_eq!(fast, reference, "value {value:?}");
+    }
+}

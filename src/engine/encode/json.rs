@@ -81,8 +81,12 @@ fn push_string(out: &mut Vec<u8>, s: &str) {
     }
 }
 
-/// Largest magnitude written as fixed point; beyond it `i64` cents could overflow.
-const FIXED_POINT_LIMIT: f64 = 1e15;
+/// Largest magnitude written as fixed point. Below it, neighbouring `f64`s lie less than half a
+/// cent apart (the spacing at 1e13 is 2^-9), so the two-decimal form is the one shortest
+/// decimal that reads back to the value, which is what serde_json writes. Above it a value may
+/// not have two exact decimals (999999999999999.04 reads back as 999999999999999.0), so the
+/// general formatter takes over; the differential test in `tests/encoding.rs` covers both.
+const FIXED_POINT_LIMIT: f64 = 1e13;
 
 /// A value rounded to two decimals, written as the shortest decimal that reads back to it,
 /// which is what serde_json writes for such a value: `24.61`, `12.5`, `3.0`, `-0.05`.
