@@ -95,13 +95,8 @@ impl ApiServerVerifier {
             for scenario in scenarios {
                 match scenario {
                     Scenario::NewSimulation => {
-                        s.expect(
-                            "GET",
-                            "/apis/apps/v1/namespaces/iot/statefulsets/plant-workers",
-                            StatusCode::NOT_FOUND,
-                            not_found(),
-                        )
-                        .await;
+                        s.expect_get_workers(StatusCode::NOT_FOUND, not_found())
+                            .await;
                         let sts = s.expect("PATCH", "/apis/apps/v1/namespaces/iot/statefulsets/plant-workers?&force=true&fieldManager=devsim-operator", StatusCode::OK, stateful_set(2)).await;
                         assert_eq!(sts["spec"]["replicas"], 2);
                         assert_eq!(
@@ -120,13 +115,8 @@ impl ApiServerVerifier {
                         );
                     }
                     Scenario::InvalidSpec => {
-                        s.expect(
-                            "GET",
-                            "/apis/apps/v1/namespaces/iot/statefulsets/plant-workers",
-                            StatusCode::NOT_FOUND,
-                            not_found(),
-                        )
-                        .await;
+                        s.expect_get_workers(StatusCode::NOT_FOUND, not_found())
+                            .await;
                         let status = s.expect("PATCH", "/apis/devsim.io/v1alpha1/namespaces/iot/devicesimulations/plant/status?&force=true&fieldManager=devsim-operator", StatusCode::OK, object.clone()).await;
                         assert_eq!(status["status"]["phase"], "Failed");
                         let ready = &status["status"]["conditions"][0];
@@ -140,51 +130,25 @@ impl ApiServerVerifier {
                                 .unwrap_or_default()
                                 .contains("spec.profiles[0].sensors[0].min")
                         );
-                        let event = s
-                            .expect(
-                                "POST",
-                                "/apis/events.k8s.io/v1/namespaces/iot/events?",
-                                StatusCode::CREATED,
-                                json!({}),
-                            )
-                            .await;
+                        let event = s.expect_event().await;
                         assert_eq!(
                             (event["type"].as_str(), event["reason"].as_str()),
                             (Some("Warning"), Some("InvalidSpec"))
                         );
                     }
                     Scenario::Paused => {
-                        s.expect(
-                            "GET",
-                            "/apis/apps/v1/namespaces/iot/statefulsets/plant-workers",
-                            StatusCode::OK,
-                            stateful_set(2),
-                        )
-                        .await;
+                        s.expect_get_workers(StatusCode::OK, stateful_set(2)).await;
                         let sts = s.expect("PATCH", "/apis/apps/v1/namespaces/iot/statefulsets/plant-workers?&force=true&fieldManager=devsim-operator", StatusCode::OK, stateful_set(0)).await;
                         assert_eq!(sts["spec"]["replicas"], 0);
                         s.expect("PATCH", "/api/v1/namespaces/iot/services/plant-workers?&force=true&fieldManager=devsim-operator", StatusCode::OK, json!({})).await;
                         let status = s.expect("PATCH", "/apis/devsim.io/v1alpha1/namespaces/iot/devicesimulations/plant/status?&force=true&fieldManager=devsim-operator", StatusCode::OK, object.clone()).await;
                         assert_eq!(status["status"]["phase"], "Paused");
                         assert_eq!(status["status"]["messagesSent"], 500, "totals kept");
-                        let event = s
-                            .expect(
-                                "POST",
-                                "/apis/events.k8s.io/v1/namespaces/iot/events?",
-                                StatusCode::CREATED,
-                                json!({}),
-                            )
-                            .await;
+                        let event = s.expect_event().await;
                         assert_eq!(event["reason"], "Paused");
                     }
                     Scenario::PruneStoppedShard => {
-                        s.expect(
-                            "GET",
-                            "/apis/apps/v1/namespaces/iot/statefulsets/plant-workers",
-                            StatusCode::OK,
-                            stateful_set(2),
-                        )
-                        .await;
+                        s.expect_get_workers(StatusCode::OK, stateful_set(2)).await;
                         let patch = s.expect("PATCH", "/apis/devsim.io/v1alpha1/namespaces/iot/devicesimulations/plant/status?", StatusCode::OK, object.clone()).await;
                         let ops = patch.as_array().expect("a JSON patch");
                         assert!(
@@ -201,21 +165,13 @@ impl ApiServerVerifier {
                         assert_eq!(retired["value"]["messagesSent"], 30);
                     }
                     Scenario::StatusConflict => {
-                        s.expect(
-                            "GET",
-                            "/apis/apps/v1/namespaces/iot/statefulsets/plant-workers",
-                            StatusCode::OK,
-                            stateful_set(2),
-                        )
-                        .await;
+                        s.expect_get_workers(StatusCode::OK, stateful_set(2)).await;
                         s.expect("PATCH", "/apis/apps/v1/namespaces/iot/statefulsets/plant-workers?&force=true&fieldManager=devsim-operator", StatusCode::OK, stateful_set(2)).await;
                         s.expect("PATCH", "/api/v1/namespaces/iot/services/plant-workers?&force=true&fieldManager=devsim-operator", StatusCode::OK, json!({})).await;
                         s.expect("PATCH", "/apis/devsim.io/v1alpha1/namespaces/iot/devicesimulations/plant/status?&force=true&fieldManager=devsim-operator", StatusCode::CONFLICT, status_error(409, "Conflict")).await;
                     }
                     Scenario::ApiServerUnavailable => {
-                        s.expect(
-                            "GET",
-                            "/apis/apps/v1/namespaces/iot/statefulsets/plant-workers",
+                        s.expect_get_workers(
                             StatusCode::SERVICE_UNAVAILABLE,
                             status_error(503, "ServiceUnavailable"),
                         )
@@ -224,6 +180,28 @@ impl ApiServerVerifier {
                 }
             }
         })
+    }
+
+    /// The Event a reconcile publishes; returns its body.
+    async fn expect_event(&mut self) -> Value {
+        self.expect(
+            "POST",
+            "/apis/events.k8s.io/v1/namespaces/iot/events?",
+            StatusCode::CREATED,
+            json!({}),
+        )
+        .await
+    }
+
+    /// The read of the workers' StatefulSet that starts every reconcile, answered with `answer`.
+    async fn expect_get_workers(&mut self, status: StatusCode, answer: Value) {
+        self.expect(
+            "GET",
+            "/apis/apps/v1/namespaces/iot/statefulsets/plant-workers",
+            status,
+            answer,
+        )
+        .await;
     }
 
     /// Takes the next request, checks its method and URI, answers it, returns its JSON body.

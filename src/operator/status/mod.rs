@@ -207,19 +207,7 @@ pub(crate) mod tests {
     }
 
     fn shard(index: u32, sent: u64, stopped: bool) -> ShardStatus {
-        ShardStatus {
-            index,
-            shard_count: 2,
-            totals: Totals {
-                messages_sent: sent,
-                messages_delivered: sent,
-                ..Totals::default()
-            },
-            messages_per_second: 50.0,
-            stopped,
-            updated: Some("2026-11-25T11:59:58Z".into()),
-            ..ShardStatus::default()
-        }
+        totals::tests::shard(index, sent, stopped, "2026-11-25T11:59:58Z")
     }
 
     #[test]
@@ -259,7 +247,7 @@ pub(crate) mod tests {
         assert_eq!(condition(&d, "Ready").status, "True");
         assert_eq!(condition(&d, "Degraded").reason, "Healthy");
         assert_eq!(d.status.totals.messages_sent, 300);
-        assert_eq!(d.status.messages_per_second, 100.0);
+        assert_eq!(d.status.messages_per_second, 100.1);
         assert!(d.transitions.iter().any(|t| t.reason == "Started"));
         assert!(d.prune.is_empty());
         assert!(
