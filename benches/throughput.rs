@@ -42,7 +42,7 @@ impl MessageSink for NullSink {
         self.0.fetch_add(1, Ordering::Relaxed);
         Delivery::Accepted
     }
-    fn flush(&self, _: Duration) -> Result<(), String> {
+    fn flush(&self, _: Duration) -> Result<(), devsim::runtime::FlushError> {
         Ok(())
     }
     fn in_flight(&self) -> u64 {

@@ -25,7 +25,7 @@ impl MessageSink for MemorySink {
             .push((reading.device_id, reading.seq));
         Delivery::Accepted
     }
-    fn flush(&self, _: Duration) -> Result<(), String> {
+    fn flush(&self, _: Duration) -> Result<(), devsim::runtime::FlushError> {
         Ok(())
     }
     fn in_flight(&self) -> u64 {

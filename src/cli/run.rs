@@ -12,7 +12,9 @@ use crate::config;
 use crate::crd::parse_duration;
 use crate::kafka::{EmbeddedKafka, KafkaSink};
 use crate::metrics::{self, Metrics};
-use crate::runtime::{Fleet, FleetConfig, MessageSink, Report, startup_allowance, unix_now_ms};
+use crate::runtime::{
+    Fleet, FleetConfig, FlushError, MessageSink, Report, startup_allowance, unix_now_ms,
+};
 use crate::shutdown::Shutdown;
 
 /// Brokers of the embedded cluster: enough to spread partition leaders as a real cluster does.
@@ -189,7 +191,7 @@ pub(super) async fn run(args: RunArgs, shutdown: Shutdown) -> u8 {
 }
 
 fn exit_code(
-    flush: Result<Result<(), String>, tokio::task::JoinError>,
+    flush: Result<Result<(), FlushError>, tokio::task::JoinError>,
     last: &crate::runtime::Snapshot,
     sink: &KafkaSink,
 ) -> u8 {
@@ -207,10 +209,7 @@ fn exit_code(
             EXIT_FAILED
         }
         Ok(Err(e)) => {
-            eprintln!(
-                "error: flushing the producer: {e}; {} messages undelivered",
-                sink.in_flight()
-            );
+            eprintln!("error: flushing the producer: {e}");
             EXIT_FAILED
         }
         Err(e) => {

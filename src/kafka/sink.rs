@@ -14,7 +14,7 @@ use rdkafka::statistics::Statistics;
 use super::config::producer_config;
 use crate::engine::plan::KafkaPlan;
 use crate::engine::worker::Delivery;
-use crate::runtime::MessageSink;
+use crate::runtime::{FlushError, MessageSink};
 
 /// Delivery figures of one producer, written from librdkafka's callback thread.
 #[derive(Debug)]
@@ -199,8 +199,12 @@ impl MessageSink for KafkaSink {
         }
     }
 
-    fn flush(&self, timeout: Duration) -> Result<(), String> {
-        self.producer.flush(timeout).map_err(|e| e.to_string())
+    fn flush(&self, timeout: Duration) -> Result<(), FlushError> {
+        self.producer.flush(timeout).map_err(|e| FlushError {
+            in_flight: self.in_flight(),
+            timeout,
+            reason: e.to_string(),
+        })
     }
 
     fn in_flight(&self) -> u64 {

@@ -39,14 +39,28 @@ pub struct DecodedValue {
     pub value: f64,
 }
 
+/// Why a message value is not a reading.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// Not the JSON shape of a reading.
+    #[error("JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// Not a `devsim.v1.Reading`.
+    #[error("protobuf: {0}")]
+    Protobuf(#[from] prost::DecodeError),
+    /// A protobuf message without a device ID (an empty message decodes as one).
+    #[error("protobuf: empty device_id")]
+    NoDeviceId,
+}
+
 /// Decodes one message value.
-pub fn decode(encoding: Encoding, payload: &[u8]) -> Result<DecodedReading, String> {
+pub fn decode(encoding: Encoding, payload: &[u8]) -> Result<DecodedReading, DecodeError> {
     match encoding {
-        Encoding::Json => serde_json::from_slice(payload).map_err(|e| format!("JSON: {e}")),
+        Encoding::Json => Ok(serde_json::from_slice(payload)?),
         Encoding::Protobuf => {
-            let m = proto::Reading::decode(payload).map_err(|e| format!("protobuf: {e}"))?;
+            let m = proto::Reading::decode(payload)?;
             if m.device_id.is_empty() {
-                return Err("protobuf: empty device_id".into());
+                return Err(DecodeError::NoDeviceId);
             }
             Ok(DecodedReading {
                 device_id: m.device_id,
