@@ -4,6 +4,7 @@
 //! queued and reports a final figure. A second one means the person (or the kubelet, after its
 //! grace period) will not wait: the process exits at once with [`EXIT_ABORTED`].
 
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::watch;
 
 /// Exit code of a process aborted by a second signal (128 + SIGINT, as shells report Ctrl-C).
@@ -42,10 +43,19 @@ impl Shutdown {
     pub fn on_signals() -> Self {
         let (trigger, shutdown) = Self::manual();
         tokio::spawn(async move {
-            termination_signal().await;
+            // The listeners are made before the first signal and kept: a second signal that
+            // arrives while the first is being handled is queued on them, not lost.
+            let mut signals = match Signals::new() {
+                Ok(signals) => signals,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot listen for SIGTERM and SIGINT");
+                    return;
+                }
+            };
+            signals.next().await;
             tracing::info!("shutdown requested: draining (signal again to abort)");
             trigger.request();
-            termination_signal().await;
+            signals.next().await;
             tracing::warn!("second signal: aborting without draining");
             std::process::exit(EXIT_ABORTED);
         });
@@ -67,18 +77,26 @@ impl Shutdown {
     }
 }
 
-/// Resolves on the next Ctrl-C or SIGTERM.
-async fn termination_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-    else {
-        // No SIGTERM handler could be installed (should not happen on Linux): Ctrl-C still works.
-        let _ = ctrl_c.await;
-        return;
-    };
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term.recv() => {}
+/// SIGTERM (the kubelet, `kill`) and SIGINT (Ctrl-C).
+struct Signals {
+    term: Signal,
+    interrupt: Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Self> {
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    /// Resolves on the next SIGTERM or SIGINT.
+    async fn next(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.interrupt.recv() => {}
+        }
     }
 }
 

@@ -9,11 +9,11 @@ use clap::Args;
 
 use super::{EXIT_FAILED, EXIT_INVALID, EXIT_OK};
 use crate::config;
-use crate::crd::parse_duration;
+use crate::engine::plan::{KafkaPlan, SimulationPlan};
 use crate::kafka::{EmbeddedKafka, KafkaSink};
 use crate::metrics::{self, Metrics};
 use crate::runtime::{
-    Fleet, FleetConfig, FlushError, MessageSink, Report, startup_allowance, unix_now_ms,
+    Fleet, FleetConfig, FlushError, MessageSink, Report, Snapshot, startup_allowance, unix_now_ms,
 };
 use crate::shutdown::Shutdown;
 
@@ -34,7 +34,7 @@ pub struct RunArgs {
     pub brokers: Option<String>,
     /// Run length, overriding spec.duration (for example 20s). Without either, runs until Ctrl-C.
     #[arg(long)]
-    pub duration: Option<String>,
+    pub duration: Option<crate::crd::Duration>,
     /// Serve /metrics, /healthz and /readyz on this address (for example 127.0.0.1:9400).
     #[arg(long)]
     pub metrics_addr: Option<std::net::SocketAddr>,
@@ -43,78 +43,23 @@ pub struct RunArgs {
     pub report_every: f64,
 }
 
+/// Runs the simulation: load -> connect -> produce until the end or a signal -> flush -> summary.
 pub(super) async fn run(args: RunArgs, shutdown: Shutdown) -> u8 {
-    let sim = match config::load_file(&args.file).and_then(|sim| config::validate(&sim)) {
-        Ok(sim) => sim,
-        Err(e) => {
-            eprintln!("error: {}: invalid simulation:\n{e}", args.file.display());
-            return EXIT_INVALID;
-        }
-    };
-    let (mut plan, kafka) = (sim.plan, sim.kafka);
-    if let Some(text) = &args.duration {
-        match parse_duration(text) {
-            Ok(d) if !d.is_zero() => plan.duration = Some(d),
-            Ok(_) => {
-                eprintln!("error: --duration: must be more than 0s");
-                return EXIT_INVALID;
-            }
-            Err(reason) => {
-                eprintln!("error: --duration: {reason}");
-                return EXIT_INVALID;
-            }
-        }
+    match run_steps(args, shutdown).await {
+        Ok(code) | Err(code) => code,
     }
-    if plan.replicas == 0 {
-        eprintln!("error: spec.replicas: is 0, so there is nothing to run; set it to 1 or more");
-        return EXIT_INVALID;
-    }
+}
 
-    let mut embedded = None;
-    let brokers = match args
-        .brokers
-        .clone()
-        .or_else(|| kafka.bootstrap_servers.clone())
-    {
-        Some(brokers) => brokers,
-        None => match EmbeddedKafka::start(EMBEDDED_BROKERS, &kafka.topic, kafka.partitions) {
-            Ok(cluster) => {
-                let brokers = cluster.bootstrap_servers().to_owned();
-                println!(
-                    "embedded Kafka (librdkafka mock cluster, {EMBEDDED_BROKERS} brokers) at {brokers}; topic {} with {} partitions",
-                    kafka.topic, kafka.partitions
-                );
-                embedded = Some(cluster);
-                brokers
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                return EXIT_FAILED;
-            }
-        },
-    };
-
-    let sink = match KafkaSink::new(&kafka, &brokers, &format!("devsim-{}", plan.name)) {
-        Ok(sink) => Arc::new(sink),
-        Err(e) => {
-            eprintln!("error: {e} (check spec.kafka.properties)");
-            return EXIT_INVALID;
-        }
-    };
-    if let Err(e) = sink.check_reachable(Duration::from_secs(10)) {
-        eprintln!("error: Kafka at {brokers} is unreachable: {e}");
-        return EXIT_FAILED;
-    }
-
+/// The steps of [`run`]; an `Err` is the exit code of a step that could not go on.
+async fn run_steps(args: RunArgs, shutdown: Shutdown) -> Result<u8, u8> {
+    let (plan, kafka) = load(&args)?;
+    let (sink, embedded) = connect(&args, &plan, &kafka)?;
     let metrics = Arc::new(Metrics::new(&plan.name, "", "all"));
     if let Some(addr) = args.metrics_addr {
-        match metrics::serve(addr, Arc::clone(&metrics)).await {
-            Ok(bound) => println!("metrics on http://{bound}/metrics"),
-            Err(e) => {
-                eprintln!("error: --metrics-addr {addr}: {e}");
-                return EXIT_INVALID;
-            }
-        }
+        let bound = metrics::serve(addr, Arc::clone(&metrics))
+            .await
+            .map_err(|e| fail(EXIT_INVALID, format!("--metrics-addr {addr}: {e}")))?;
+        println!("metrics on http://{bound}/metrics");
     }
 
     // t0 lies a little ahead, so every device starts at sequence 0 on time once its task is built.
@@ -145,34 +90,7 @@ pub(super) async fn run(args: RunArgs, shutdown: Shutdown) -> u8 {
     );
 
     let started = std::time::Instant::now();
-    let mut previous = fleet.snapshot(sink.as_ref());
-    let every = Duration::from_secs_f64(if args.report_every > 0.0 {
-        args.report_every
-    } else {
-        1.0
-    });
-    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-    let signal = shutdown.requested();
-    tokio::pin!(signal);
-    let all_done = fleet.all_done();
-    tokio::pin!(all_done);
-    let interrupted = loop {
-        tokio::select! {
-            _ = &mut signal => break true,
-            _ = &mut all_done => break false,
-            _ = ticker.tick() => {
-                let report = Report::between(&previous, fleet.snapshot(sink.as_ref()));
-                metrics.record(&report, sink.stats());
-                if args.report_every > 0.0 {
-                    print_live(started.elapsed(), &report);
-                }
-                previous = report.now;
-            }
-        }
-    };
-    if interrupted {
-        println!("interrupted: stopping the producers and flushing");
-    }
+    let previous = produce(&fleet, &sink, &metrics, &shutdown, args.report_every).await;
     fleet.stop();
     fleet.join().await;
     let flush = {
@@ -181,13 +99,124 @@ pub(super) async fn run(args: RunArgs, shutdown: Shutdown) -> u8 {
     };
     let last = fleet.snapshot(sink.as_ref());
     metrics.record(&Report::between(&previous, last), sink.stats());
-    let elapsed = started.elapsed();
-    print_summary(elapsed, &last, sink.as_ref());
+    print_summary(started.elapsed(), &last, sink.as_ref());
     let code = exit_code(flush, &last, &sink);
     // The producer goes before the embedded cluster, or it logs the brokers going away.
     drop(sink);
     drop(embedded);
+    Ok(code)
+}
+
+/// Prints an error and gives the exit code to return.
+fn fail(code: u8, message: String) -> u8 {
+    eprintln!("error: {message}");
     code
+}
+
+/// Reads and validates the file, then applies the flags that override it.
+fn load(args: &RunArgs) -> Result<(SimulationPlan, KafkaPlan), u8> {
+    let sim = config::load_file(&args.file)
+        .and_then(|sim| config::validate(&sim))
+        .map_err(|e| {
+            fail(
+                EXIT_INVALID,
+                format!("{}: invalid simulation:\n{e}", args.file.display()),
+            )
+        })?;
+    let (mut plan, kafka) = (sim.plan, sim.kafka);
+    if let Some(d) = &args.duration {
+        if d.get().is_zero() {
+            return Err(fail(
+                EXIT_INVALID,
+                "--duration: must be more than 0s".into(),
+            ));
+        }
+        plan.duration = Some(d.get());
+    }
+    if plan.replicas == 0 {
+        return Err(fail(
+            EXIT_INVALID,
+            "spec.replicas: is 0, so there is nothing to run; set it to 1 or more".into(),
+        ));
+    }
+    Ok((plan, kafka))
+}
+
+/// The producer, against `--brokers`, the file's brokers, or an embedded Kafka started here
+/// (returned too: it lives as long as the run).
+fn connect(
+    args: &RunArgs,
+    plan: &SimulationPlan,
+    kafka: &KafkaPlan,
+) -> Result<(Arc<KafkaSink>, Option<EmbeddedKafka>), u8> {
+    let mut embedded = None;
+    let brokers = match args
+        .brokers
+        .clone()
+        .or_else(|| kafka.bootstrap_servers.clone())
+    {
+        Some(brokers) => brokers,
+        None => {
+            let cluster = EmbeddedKafka::start(EMBEDDED_BROKERS, &kafka.topic, kafka.partitions)
+                .map_err(|e| fail(EXIT_FAILED, e.to_string()))?;
+            let brokers = cluster.bootstrap_servers().to_owned();
+            println!(
+                "embedded Kafka (librdkafka mock cluster, {EMBEDDED_BROKERS} brokers) at {brokers}; topic {} with {} partitions",
+                kafka.topic, kafka.partitions
+            );
+            embedded = Some(cluster);
+            brokers
+        }
+    };
+    let sink = KafkaSink::new(kafka, &brokers, &format!("devsim-{}", plan.name))
+        .map_err(|e| fail(EXIT_INVALID, format!("{e} (check spec.kafka.properties)")))?;
+    sink.check_reachable(Duration::from_secs(10)).map_err(|e| {
+        fail(
+            EXIT_FAILED,
+            format!("Kafka at {brokers} is unreachable: {e}"),
+        )
+    })?;
+    Ok((Arc::new(sink), embedded))
+}
+
+/// Reports every `report_every` seconds (live lines unless 0) until every task is done or a
+/// shutdown is requested; returns the last figures reported.
+async fn produce(
+    fleet: &Fleet,
+    sink: &Arc<KafkaSink>,
+    metrics: &Metrics,
+    shutdown: &Shutdown,
+    report_every: f64,
+) -> Snapshot {
+    let started = std::time::Instant::now();
+    let mut previous = fleet.snapshot(sink.as_ref());
+    let every = Duration::from_secs_f64(if report_every > 0.0 {
+        report_every
+    } else {
+        1.0
+    });
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    let signal = shutdown.requested();
+    tokio::pin!(signal);
+    let all_done = fleet.all_done();
+    tokio::pin!(all_done);
+    loop {
+        tokio::select! {
+            _ = &mut signal => {
+                println!("interrupted: stopping the producers and flushing");
+                return previous;
+            }
+            _ = &mut all_done => return previous,
+            _ = ticker.tick() => {
+                let report = Report::between(&previous, fleet.snapshot(sink.as_ref()));
+                metrics.record(&report, sink.stats());
+                if report_every > 0.0 {
+                    print_live(started.elapsed(), &report);
+                }
+                previous = report.now;
+            }
+        }
+    }
 }
 
 fn exit_code(

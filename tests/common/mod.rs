@@ -63,10 +63,16 @@ impl BrokerProcess {
         }
         panic!("devsim broker did not write its address within 30 s");
     }
+
+    /// The broker process's ID (to freeze it with SIGSTOP, say).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 impl Drop for BrokerProcess {
     fn drop(&mut self) {
+        // SIGKILL ends a stopped (SIGSTOP) process too.
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
