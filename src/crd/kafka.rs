@@ -221,3 +221,55 @@ fn default_partitions() -> u32 {
 fn default_linger() -> super::Duration {
     "5ms".parse().expect("a valid duration literal")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn acks_read_as_quoted_strings_and_as_bare_numbers_from_a_file() {
+        for (yaml, acks) in [
+            ("\"0\"", Acks::None),
+            ("1", Acks::Leader),
+            ("all", Acks::All),
+            ("0", Acks::None),
+        ] {
+            let spec: KafkaSpec = serde_json::from_value(serde_json::json!({
+                "acks": serde_saphyr::from_str::<serde_json::Value>(yaml).expect("yaml")
+            }))
+            .expect("acks parses");
+            assert_eq!(spec.acks, acks, "{yaml}");
+        }
+        let err = serde_json::from_value::<KafkaSpec>(serde_json::json!({"acks": 2})).unwrap_err();
+        assert!(err.to_string().contains("one of 0, 1, all"), "{err}");
+        let err =
+            serde_json::from_value::<KafkaSpec>(serde_json::json!({"acks": "most"})).unwrap_err();
+        assert!(err.to_string().contains("one of 0, 1, all"), "{err}");
+    }
+
+    #[test]
+    fn partitioners_are_named_as_librdkafka_names_them() {
+        let names: Vec<&str> = [
+            Partitioner::Fnv1a,
+            Partitioner::Fnv1aRandom,
+            Partitioner::Murmur2,
+            Partitioner::Murmur2Random,
+            Partitioner::Consistent,
+            Partitioner::ConsistentRandom,
+        ]
+        .into_iter()
+        .map(Partitioner::as_str)
+        .collect();
+        assert_eq!(
+            names,
+            [
+                "fnv1a",
+                "fnv1a_random",
+                "murmur2",
+                "murmur2_random",
+                "consistent",
+                "consistent_random"
+            ]
+        );
+    }
+}

@@ -119,6 +119,32 @@ mod tests {
     }
 
     #[test]
+    fn as_a_rand_generator_it_yields_the_same_stream() {
+        use rand::TryRng;
+        let bits: Vec<u64> = {
+            let mut r = CounterRng::new(3, Stream::Reading, 4, 5);
+            (0..3).map(|_| r.next_bits()).collect()
+        };
+        let mut r = CounterRng::new(3, Stream::Reading, 4, 5);
+        assert_eq!(r.try_next_u64(), Ok(bits[0]));
+        assert_eq!(
+            r.try_next_u32(),
+            Ok((bits[1] >> 32) as u32),
+            "the high half"
+        );
+        // 12 bytes: one whole draw and the first 4 bytes of the next, little-endian.
+        let mut bytes = [0u8; 12];
+        r.try_fill_bytes(&mut bytes).expect("infallible");
+        assert_eq!(&bytes[..8], &bits[2].to_le_bytes());
+        let mut again = CounterRng::new(3, Stream::Reading, 4, 5);
+        (0..3).for_each(|_| {
+            again.next_bits();
+        });
+        let next = again.next_bits();
+        assert_eq!(&bytes[8..], &next.to_le_bytes()[..4]);
+    }
+
+    #[test]
     fn unit_is_uniform_within_tolerance() {
         // 10 equal bins over 1M draws: each expects 100,000 with σ ≈ 300; allow 5σ.
         let mut rng = CounterRng::new(42, Stream::Reading, 0, 0);

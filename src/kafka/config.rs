@@ -35,3 +35,60 @@ pub fn producer_config(plan: &KafkaPlan, bootstrap_servers: &str, client_id: &st
     }
     config
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn plan(batch_size: Option<u32>, properties: &[(&str, &str)]) -> KafkaPlan {
+        KafkaPlan {
+            bootstrap_servers: None,
+            topic: "t".into(),
+            partitions: 1,
+            compression: "zstd",
+            acks: "all",
+            idempotence: true,
+            linger: Duration::from_millis(7),
+            batch_size,
+            partitioner: "murmur2_random",
+            properties: properties
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect::<BTreeMap<_, _>>(),
+        }
+    }
+
+    #[test]
+    fn the_plan_becomes_librdkafka_properties() {
+        let config = producer_config(&plan(Some(65_536), &[]), "k:9092", "devsim-x");
+        for (key, value) in [
+            ("bootstrap.servers", "k:9092"),
+            ("client.id", "devsim-x"),
+            ("compression.codec", "zstd"),
+            ("acks", "all"),
+            ("enable.idempotence", "true"),
+            ("linger.ms", "7"),
+            ("partitioner", "murmur2_random"),
+            ("statistics.interval.ms", "5000"),
+            ("batch.size", "65536"),
+        ] {
+            assert_eq!(config.get(key), Some(value), "{key}");
+        }
+        assert_eq!(
+            producer_config(&plan(None, &[]), "k:9092", "c").get("batch.size"),
+            None
+        );
+    }
+
+    #[test]
+    fn user_properties_come_last_and_win() {
+        let config = producer_config(
+            &plan(None, &[("linger.ms", "50"), ("security.protocol", "ssl")]),
+            "k:9092",
+            "c",
+        );
+        assert_eq!(config.get("linger.ms"), Some("50"));
+        assert_eq!(config.get("security.protocol"), Some("ssl"));
+    }
+}

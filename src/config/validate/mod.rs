@@ -215,3 +215,6 @@ impl Validator {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;
