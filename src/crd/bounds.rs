@@ -20,6 +20,9 @@ impl<T: PartialOrd> Bounds<T> {
     }
 }
 
+/// Length of a simulation's name. Its StatefulSet is `<name>-workers`, and Kubernetes labels
+/// each pod with `<statefulset>-<10-character hash>`, which a label value caps at 63.
+pub const SIMULATION_NAME_LEN: Bounds<usize> = Bounds { min: 1, max: 44 };
 /// `spec.devices`.
 pub const DEVICES: Bounds<u32> = Bounds {
     min: 1,

@@ -9,6 +9,7 @@
 pub mod bounds;
 mod duration;
 mod kafka;
+pub mod quantity;
 mod sensors;
 mod status;
 pub mod timestamps;

@@ -188,22 +188,25 @@ impl Worker {
                 if matches!(e, WorkerError::InvalidSpec(_)) {
                     self.stop_producer().await;
                 }
-                self.fail(e);
+                self.fail(e).await;
                 return;
             }
         };
         if let Err(e) = self.restart_if_changed(&want).await {
-            self.fail(e);
+            self.fail(e).await;
             return;
         }
         if let Err(e) = self.reshard(&want, latest).await {
-            self.fail(e);
+            self.fail(e).await;
         }
     }
 
-    fn fail(&mut self, error: WorkerError) {
+    /// Logs why the shard cannot run and reports it in the shard's entry at once, so the
+    /// simulation's conditions say so within seconds rather than at the next report tick.
+    async fn fail(&mut self, error: WorkerError) {
         tracing::warn!(%error, category = error.category(), "cannot run the shard");
         self.last_error = Some(error.to_string());
+        self.report().await;
     }
 
     /// The producer step: anything but the shard count changed, so restart the producer under

@@ -2,13 +2,15 @@
 //! and the translation into the engine's [`SimulationPlan`] and the sink's [`KafkaPlan`].
 //!
 //! One [`Validator`] collects the errors; each part of the spec has its step: the top-level
-//! fields here, [`profiles`] (profiles and sensors) and [`kafka`] (the producer).
+//! fields here, [`profiles`] (profiles and sensors), [`kafka`] (the producer) and [`workers`]
+//! (what the worker pods ask of the cluster).
 //!
 //! Errors name the field (`spec.profiles[0].sensors[1].min`), say what was wrong, and what is
 //! allowed. All of them are collected, so a user fixes a file in one pass.
 
 mod kafka;
 mod profiles;
+mod workers;
 
 use std::fmt;
 use std::time::Duration;
@@ -50,6 +52,16 @@ pub fn validate(sim: &DeviceSimulation) -> Result<ValidatedSimulation, ConfigErr
         v.fail(
             "metadata.name",
             "is required: the simulation's name, carried in every reading",
+        );
+    } else if !bounds::SIMULATION_NAME_LEN.contains(&name.len()) {
+        v.fail(
+            "metadata.name",
+            format!(
+                "must be at most {} characters, got {}: the workers' StatefulSet `<name>-workers` \
+                 must leave room for the revision label Kubernetes adds to its pods",
+                bounds::SIMULATION_NAME_LEN.max,
+                name.len()
+            ),
         );
     }
     let spec = &sim.spec;
@@ -179,6 +191,7 @@ impl Validator {
         };
         let profiles = self.profiles(s, trend_scale);
         let kafka = self.kafka(s);
+        self.worker_resources(s);
         if !self.errors.is_empty() {
             return None;
         }

@@ -240,3 +240,43 @@ fn an_empty_or_headerless_document_is_refused_as_a_whole() {
         assert!(err.to_string().contains(says), "{text:?} -> {err}");
     }
 }
+
+#[test]
+fn a_name_that_cannot_label_its_pods_is_refused() {
+    let mut long = sim("devices: 1");
+    long.metadata.name = Some("n".repeat(45));
+    let Err(ConfigError::Invalid(errors)) = validate(&long) else {
+        panic!("a 45-character name passed");
+    };
+    assert_eq!(errors[0].field, "metadata.name");
+    assert!(
+        errors[0].message.contains("at most 44 characters, got 45"),
+        "{}",
+        errors[0]
+    );
+    long.metadata.name = Some("n".repeat(44));
+    assert!(validate(&long).is_ok(), "44 characters fit");
+}
+
+#[test]
+fn worker_quantities_are_checked_as_the_api_server_checks_them() {
+    one_error(
+        "devices: 1\nworkerResources:\n  limits:\n    cpu: lots\n",
+        "spec.workerResources.limits.cpu",
+        "\"lots\" is not a quantity",
+    );
+    one_error(
+        "devices: 1\nworkerResources:\n  requests:\n    memory: \"-1Mi\"\n",
+        "spec.workerResources.requests.memory",
+        "must not be negative",
+    );
+    one_error(
+        "devices: 1\nworkerResources:\n  requests:\n    cpu: \"2\"\n  limits:\n    cpu: 1500m\n",
+        "spec.workerResources.requests.cpu",
+        "must not exceed the limit (1500m), got 2",
+    );
+    validate(&sim(
+        "devices: 1\nworkerResources:\n  requests:\n    cpu: 250m\n    memory: 64Mi\n  limits:\n    cpu: \"1\"\n    memory: 256Mi\n",
+    ))
+    .expect("sound quantities are valid");
+}

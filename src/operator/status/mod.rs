@@ -85,6 +85,10 @@ pub fn decide(
     let generation = sim.metadata.generation;
     let outcome = phase::decide_phase(sim, plan, observed, &previous, now);
     let running = outcome.phase == Phase::Running;
+    // Workers are wanted while pending too: their errors (Kafka unreachable from the start)
+    // and their figures count as soon as they report, not only once all of them are ready.
+    let producing =
+        outcome.replicas > 0 && matches!(outcome.phase, Phase::Pending | Phase::Running);
 
     // Entries of pods that are still there (or wanted) stay; the others are pruned.
     let keep_below = outcome.replicas.max(observed.sts_replicas);
@@ -92,7 +96,7 @@ pub fn decide(
         &previous.shards,
         previous.retired.clone().unwrap_or_default(),
         keep_below,
-        running,
+        producing,
         now,
     );
     let degraded = degraded(
@@ -267,6 +271,39 @@ pub(crate) mod tests {
         );
         assert_eq!(paused.status.totals.messages_sent, 100);
         assert_eq!(paused.status.messages_per_second, 0.0);
+    }
+
+    #[test]
+    fn a_pending_simulation_whose_worker_cannot_reach_kafka_is_degraded_at_once() {
+        let mut status = decide_now(&sim("", None), &Observed::default()).status;
+        let mut failing = shard(0, 0, false);
+        failing.last_error = Some("Kafka at 127.0.0.1:1 is unreachable: all brokers down".into());
+        status.shards = vec![failing];
+        let not_ready = Observed {
+            sts_spec_replicas: Some(2),
+            sts_replicas: 2,
+            sts_ready_replicas: 0,
+        };
+        let d = decide_now(&sim("", Some(status)), &not_ready);
+        assert_eq!(d.status.phase, Some(Phase::Pending));
+        let degraded = condition(&d, "Degraded");
+        assert_eq!(
+            (degraded.status.as_str(), degraded.reason.as_str()),
+            ("True", "KafkaErrors")
+        );
+        assert!(
+            degraded
+                .message
+                .contains("shard 0: Kafka at 127.0.0.1:1 is unreachable"),
+            "{}",
+            degraded.message
+        );
+        let event = d
+            .transitions
+            .iter()
+            .find(|t| t.reason == "KafkaUnreachable")
+            .expect("an event");
+        assert_eq!(event.note, degraded.message);
     }
 
     #[test]
