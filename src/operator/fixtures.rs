@@ -35,6 +35,9 @@ pub enum Scenario {
     StatusConflict,
     /// The API server fails the first read: 503 Service Unavailable.
     ApiServerUnavailable,
+    /// The API server refuses the StatefulSet (422, an admission rule): status and event say
+    /// why, then the error goes to the backoff.
+    WorkersRejected,
 }
 
 /// A test context whose client talks to the returned verifier.
@@ -169,6 +172,36 @@ impl ApiServerVerifier {
                         s.expect("PATCH", "/apis/apps/v1/namespaces/iot/statefulsets/plant-workers?&force=true&fieldManager=devsim-operator", StatusCode::OK, stateful_set(2)).await;
                         s.expect("PATCH", "/api/v1/namespaces/iot/services/plant-workers?&force=true&fieldManager=devsim-operator", StatusCode::OK, json!({})).await;
                         s.expect("PATCH", "/apis/devsim.io/v1alpha1/namespaces/iot/devicesimulations/plant/status?&force=true&fieldManager=devsim-operator", StatusCode::CONFLICT, status_error(409, "Conflict")).await;
+                    }
+                    Scenario::WorkersRejected => {
+                        s.expect_get_workers(StatusCode::NOT_FOUND, not_found())
+                            .await;
+                        let mut refusal = status_error(422, "Invalid");
+                        refusal["message"] = json!(
+                            "admission webhook denied: pods must not ask for more than 1 cpu"
+                        );
+                        s.expect("PATCH", "/apis/apps/v1/namespaces/iot/statefulsets/plant-workers?&force=true&fieldManager=devsim-operator", StatusCode::UNPROCESSABLE_ENTITY, refusal).await;
+                        let status = s.expect("PATCH", "/apis/devsim.io/v1alpha1/namespaces/iot/devicesimulations/plant/status?&force=true&fieldManager=devsim-operator", StatusCode::OK, object.clone()).await;
+                        let ready = &status["status"]["conditions"][0];
+                        assert_eq!(
+                            (ready["type"].as_str(), ready["reason"].as_str()),
+                            (Some("Ready"), Some("WorkersRejected"))
+                        );
+                        assert_eq!(
+                            ready["message"],
+                            "applying the StatefulSet: admission webhook denied: pods must not ask for more than 1 cpu"
+                        );
+                        let event = s.expect_event().await;
+                        assert_eq!(
+                            (event["type"].as_str(), event["reason"].as_str()),
+                            (Some("Warning"), Some("WorkersRejected"))
+                        );
+                        assert!(
+                            event["note"]
+                                .as_str()
+                                .unwrap_or_default()
+                                .contains("must not ask for more than 1 cpu")
+                        );
                     }
                     Scenario::ApiServerUnavailable => {
                         s.expect_get_workers(

@@ -18,7 +18,7 @@ use serde_json::json;
 use super::Context;
 use super::build::{service, stateful_set, workers_name};
 use super::error::{Error, kube};
-use super::status::{Decision, Observed, Severity, decide};
+use super::status::{Decision, Observed, Severity, decide, workers_rejected};
 use crate::config;
 use crate::crd::{DeviceSimulation, GROUP, VERSION};
 
@@ -75,19 +75,30 @@ async fn reconcile_inner(sim: &DeviceSimulation, ctx: &Context) -> Result<Action
         }
     }
 
-    // Apply the owned objects (an invalid simulation that never ran gets none).
-    if validated.is_ok() || existing.is_some() {
-        let params = PatchParams::apply(OPERATOR_MANAGER).force();
-        let set = with_type(stateful_set(sim, decision.replicas, &ctx.build))?;
-        sets.patch(&workers_name(sim), &params, &Patch::Apply(set))
-            .await
-            .map_err(kube("applying the StatefulSet"))?;
-        let svc = with_type(service(sim))?;
-        services
-            .patch(&workers_name(sim), &params, &Patch::Apply(svc))
-            .await
-            .map_err(kube("applying the Service"))?;
-    }
+    // Apply the owned objects (an invalid simulation that never ran gets none). A refusal by
+    // the API server (an admission webhook, a limit range, a quota) is reported in the status
+    // and as an event before the error goes to the backoff.
+    let applied = if validated.is_ok() || existing.is_some() {
+        apply_owned(&sets, &services, sim, decision.replicas, ctx).await
+    } else {
+        Ok(())
+    };
+    // A refusal is carried past the status write and the events, then returned for the backoff.
+    let (decision, refused) = match applied {
+        Ok(()) => (decision, None),
+        Err(e) if e.category() == "rejected" => {
+            let reason = match &e {
+                Error::Kube {
+                    action,
+                    source: kube::Error::Api(response),
+                } => format!("{action}: {}", response.message),
+                other => other.to_string(),
+            };
+            let decision = workers_rejected(decision, sim, &reason, Timestamp::now());
+            (decision, Some(e))
+        }
+        Err(e) => return Err(e),
+    };
 
     // Status: only written when it changed, so the write's own watch event ends the loop.
     let mut current = sim.status.clone().unwrap_or_default();
@@ -108,9 +119,33 @@ async fn reconcile_inner(sim: &DeviceSimulation, ctx: &Context) -> Result<Action
     }
 
     publish_events(sim, ctx, &decision).await;
+    if let Some(e) = refused {
+        return Err(e);
+    }
     Ok(decision
         .requeue
         .map_or_else(Action::await_change, Action::requeue))
+}
+
+/// Applies the workers' StatefulSet and headless Service with server-side apply.
+async fn apply_owned(
+    sets: &Api<StatefulSet>,
+    services: &Api<Service>,
+    sim: &DeviceSimulation,
+    replicas: u32,
+    ctx: &Context,
+) -> Result<(), Error> {
+    let params = PatchParams::apply(OPERATOR_MANAGER).force();
+    let set = with_type(stateful_set(sim, replicas, &ctx.build))?;
+    sets.patch(&workers_name(sim), &params, &Patch::Apply(set))
+        .await
+        .map_err(kube("applying the StatefulSet"))?;
+    let svc = with_type(service(sim))?;
+    services
+        .patch(&workers_name(sim), &params, &Patch::Apply(svc))
+        .await
+        .map_err(kube("applying the Service"))?;
+    Ok(())
 }
 
 fn observe(set: Option<&StatefulSet>) -> Observed {
@@ -268,6 +303,23 @@ mod tests {
         assert_eq!(category, "conflict");
         let soon = Action::requeue(crate::operator::retry::AFTER_CONFLICT);
         assert_eq!(actions, [soon.clone(), soon]);
+    }
+
+    #[tokio::test]
+    async fn workers_the_api_server_refuses_are_reported_then_retried_with_backoff() {
+        let (ctx, server) = testcontext();
+        let sim = simulation("", None);
+        let verifier = server.run(Scenario::WorkersRejected, &sim);
+        let error = reconcile(Arc::new(sim.clone()), Arc::clone(&ctx))
+            .await
+            .expect_err("the refusal is an error for the backoff");
+        tokio::time::timeout(Duration::from_secs(2), verifier)
+            .await
+            .expect("the scenario completed in time")
+            .expect("the scenario's expectations held");
+        assert_eq!(error.category(), "rejected");
+        let action = super::super::error_policy(Arc::new(sim), &error, ctx);
+        assert_eq!(action, Action::requeue(Duration::from_secs(1)));
     }
 
     #[tokio::test]

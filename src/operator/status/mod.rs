@@ -155,6 +155,47 @@ pub fn decide(
     }
 }
 
+/// The decision once the API server has refused the workers' objects (`reason` is its
+/// message, naming the field): Ready and Progressing say so, and a Warning event goes out once
+/// per distinct reason. The phase stays as decided; the controller retries with backoff.
+pub fn workers_rejected(
+    mut decision: Decision,
+    sim: &DeviceSimulation,
+    reason: &str,
+    now: Timestamp,
+) -> Decision {
+    let previous = sim.status.clone().unwrap_or_default();
+    let generation = sim.metadata.generation;
+    let ready = conditions::Verdict::no("WorkersRejected", reason);
+    let already_reported = conditions::find(&previous.conditions, "Ready")
+        .is_some_and(|c| c.reason == ready.reason && c.message == ready.message);
+    for c in &mut decision.status.conditions {
+        let verdict = match c.type_.as_str() {
+            "Ready" => ready.clone(),
+            "Progressing" => conditions::Verdict::no(
+                "WorkersRejected",
+                "the API server refused the workers; fix the spec, retrying with backoff",
+            ),
+            _ => continue,
+        };
+        *c = condition(
+            &previous.conditions,
+            &c.type_.clone(),
+            verdict,
+            generation,
+            now,
+        );
+    }
+    if !already_reported {
+        decision.transitions.push(Transition {
+            severity: Severity::Warning,
+            reason: "WorkersRejected",
+            note: reason.to_owned(),
+        });
+    }
+    decision
+}
+
 /// A std duration as jiff's signed one, saturating (a ten-year run still compares correctly).
 fn signed(d: Duration) -> SignedDuration {
     SignedDuration::try_from(d).unwrap_or(SignedDuration::MAX)
@@ -304,6 +345,41 @@ pub(crate) mod tests {
             .find(|t| t.reason == "KafkaUnreachable")
             .expect("an event");
         assert_eq!(event.note, degraded.message);
+    }
+
+    #[test]
+    fn workers_the_api_server_refuses_are_reported_once_per_reason() {
+        let sim_ = sim("", None);
+        let now = NOW.parse().expect("time");
+        let refused =
+            "applying the StatefulSet: spec.template.spec.containers[0].resources: invalid";
+        let d = workers_rejected(decide_now(&sim_, &Observed::default()), &sim_, refused, now);
+        let ready = condition(&d, "Ready");
+        assert_eq!(
+            (
+                ready.status.as_str(),
+                ready.reason.as_str(),
+                ready.message.as_str()
+            ),
+            ("False", "WorkersRejected", refused)
+        );
+        assert_eq!(condition(&d, "Progressing").reason, "WorkersRejected");
+        assert_eq!(
+            d.transitions
+                .iter()
+                .filter(|t| t.reason == "WorkersRejected")
+                .count(),
+            1
+        );
+        // The next reconcile meets the same refusal: no second event.
+        let again = sim("", Some(d.status.clone()));
+        let d2 = workers_rejected(
+            decide_now(&again, &Observed::default()),
+            &again,
+            refused,
+            now,
+        );
+        assert!(d2.transitions.iter().all(|t| t.reason != "WorkersRejected"));
     }
 
     #[test]
