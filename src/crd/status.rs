@@ -35,7 +35,8 @@ pub struct DeviceSimulationStatus {
     /// Message counts over all shards, retired ones included.
     #[serde(flatten)]
     pub totals: Totals,
-    /// Messages per second over the last report period, over all shards.
+    /// Messages delivered per second (acknowledged by Kafka, not merely handed to the producer),
+    /// over the last 5 seconds, summed over the shards that reported in the last 30 seconds.
     #[serde(default)]
     pub messages_per_second: f64,
     /// The schedule every worker follows. Editing the interval starts a new epoch a moment
@@ -123,7 +124,7 @@ pub struct ShardStatus {
     /// Message counts of this shard.
     #[serde(flatten)]
     pub totals: Totals,
-    /// Messages per second over the last report period.
+    /// Messages delivered per second (acknowledged by Kafka) over the last 5 seconds.
     #[serde(default)]
     pub messages_per_second: f64,
     /// 99th percentile of the schedule lag, in milliseconds.

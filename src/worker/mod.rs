@@ -14,6 +14,7 @@ pub mod error;
 pub mod producer;
 pub mod report;
 pub mod reshard;
+pub mod throughput;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -8,6 +8,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 
+use super::throughput::DeliveredRate;
 use crate::crd::timestamps::format_time;
 use crate::crd::{DeviceSimulation, GROUP, ShardStatus, Totals, VERSION};
 use crate::runtime::Snapshot;
@@ -20,7 +21,8 @@ pub struct ShardReporter {
     manager: String,
     /// Totals of producers this process (or an earlier one for this shard) has retired.
     baseline: Totals,
-    last_rate_point: Option<(Instant, u64)>,
+    /// Delivered messages per second over a window of several seconds.
+    rate: DeliveredRate,
     /// Devices taken over after the hand-off timeout.
     pub handoff_timeouts: u64,
 }
@@ -59,7 +61,7 @@ impl ShardReporter {
             index,
             manager: format!("devsim-worker-{index}"),
             baseline,
-            last_rate_point: None,
+            rate: DeliveredRate::default(),
             handoff_timeouts: existing.map_or(0, |e| e.handoff_timeouts),
         }
     }
@@ -70,28 +72,22 @@ impl ShardReporter {
         self.baseline.messages_delivered += snapshot.delivered;
         self.baseline.messages_failed += snapshot.failed;
         self.baseline.messages_dropped += snapshot.dropped;
-        self.last_rate_point = None;
     }
 
     /// The entry for `state`.
     pub fn entry(&mut self, state: &ShardState) -> ShardStatus {
         let s = state.snapshot;
         let sent = self.baseline.messages_sent + s.map_or(0, |s| s.sent);
-        let now = Instant::now();
-        let rate = match (self.last_rate_point, s) {
-            (Some((at, before)), Some(_)) if now > at => {
-                (sent.saturating_sub(before)) as f64 / now.duration_since(at).as_secs_f64()
-            }
-            _ => 0.0,
-        };
-        self.last_rate_point = Some((now, sent));
+        let delivered = self.baseline.messages_delivered + s.map_or(0, |s| s.delivered);
+        // The baseline carries totals across producer restarts, so the count never goes back.
+        let rate = self.rate.observe(Instant::now(), delivered);
         ShardStatus {
             index: self.index,
             shard_count: state.shard_count,
             devices: state.devices as u32,
             totals: Totals {
                 messages_sent: sent,
-                messages_delivered: self.baseline.messages_delivered + s.map_or(0, |s| s.delivered),
+                messages_delivered: delivered,
                 messages_failed: self.baseline.messages_failed + s.map_or(0, |s| s.failed),
                 messages_dropped: self.baseline.messages_dropped + s.map_or(0, |s| s.dropped),
             },
