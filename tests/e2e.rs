@@ -79,6 +79,11 @@ async fn operator_end_to_end() {
         ),
         phase!("invalid-spec", ["operators-and-lease"], invalid_spec),
         phase!(
+            "kafka-unreachable-from-start",
+            ["operators-and-lease"],
+            kafka_unreachable_from_the_start
+        ),
+        phase!(
             "verify-whole-run-and-events",
             ["apply-and-run"],
             verify_whole_run_and_events

@@ -140,3 +140,48 @@ pub async fn delete_collects_garbage(e: &mut E2e) {
     .await;
     eprintln!("e2e: deleted; StatefulSet and Service garbage-collected");
 }
+
+/// A simulation whose Kafka cannot be reached from the start: within seconds Degraded says so,
+/// naming the brokers, with a KafkaUnreachable event; its worker is not Ready, so the phase
+/// stays Pending (issue 7, observation 1).
+pub async fn kafka_unreachable_from_the_start(e: &mut E2e) {
+    let yaml = simulation("nokafka", "127.0.0.1:1", "")
+        .replace("replicas: 2", "replicas: 1")
+        .replace("topic: e2e", "topic: e2e-nokafka");
+    let (ok, text) = e.cluster.apply(&yaml);
+    assert!(ok, "nokafka refused:\n{text}");
+    let started = std::time::Instant::now();
+    let sims = &e.sims;
+    let degraded = eventually(
+        "Degraded naming the unreachable Kafka",
+        Duration::from_secs(45),
+        || async {
+            let s = status(sims, "nokafka").await;
+            let d = s.conditions.iter().find(|c| c.type_ == "Degraded")?;
+            (d.status == "True"
+                && d.reason == "KafkaErrors"
+                && d.message.contains("127.0.0.1:1")
+                && s.phase == Some(Phase::Pending))
+            .then(|| d.message.clone())
+        },
+    )
+    .await;
+    eprintln!(
+        "e2e: Kafka unreachable reported after {:?}: {degraded}",
+        started.elapsed()
+    );
+    let events = e.cluster.kubectl_ok(&[
+        "get",
+        "events",
+        "-n",
+        NS,
+        "--field-selector",
+        "involvedObject.name=nokafka",
+    ]);
+    assert!(
+        events.contains("KafkaUnreachable"),
+        "no KafkaUnreachable event:\n{events}"
+    );
+    e.cluster
+        .kubectl_ok(&["delete", "devsim/nokafka", "-n", NS]);
+}

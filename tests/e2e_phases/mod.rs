@@ -4,7 +4,10 @@ mod checks;
 mod running;
 mod setup;
 
-pub use checks::{delete_collects_garbage, invalid_spec, verify_whole_run_and_events};
+pub use checks::{
+    delete_collects_garbage, invalid_spec, kafka_unreachable_from_the_start,
+    verify_whole_run_and_events,
+};
 pub use running::{
     operator_failover, pause_resume_interval, scale_with_exact_handoff, worker_crash,
 };

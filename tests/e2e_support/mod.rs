@@ -153,6 +153,40 @@ impl Process {
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
+
+    /// The admin address the process bound (`127.0.0.1:0` picks a port), read from its JSON log
+    /// line `"bound":"127.0.0.1:PORT"`; None until it has logged it.
+    pub fn admin_addr(&self) -> Option<String> {
+        let log = std::fs::read_to_string(&self.log).ok()?;
+        let rest = &log[log.find("\"bound\":\"")? + 9..];
+        Some(rest[..rest.find('"')?].to_owned())
+    }
+
+    /// Whether the process's `/readyz` answers 200, as a kubelet's readiness probe asks.
+    pub fn ready(&self) -> bool {
+        use std::io::{Read, Write};
+        let Some(addr) = self.admin_addr() else {
+            return false;
+        };
+        let Ok(addr) = addr.parse() else {
+            return false;
+        };
+        let Ok(mut stream) =
+            std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200))
+        else {
+            return false;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+        if stream
+            .write_all(b"GET /readyz HTTP/1.0\r\nHost: worker\r\n\r\n")
+            .is_err()
+        {
+            return false;
+        }
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200")
+    }
 }
 
 impl Drop for Process {
@@ -172,8 +206,8 @@ pub struct KubeletLog {
 }
 
 /// Plays the kubelet for devsim worker Pods: starts a worker process per Pod (restarting it if
-/// it dies while the Pod exists), marks the Pod Running and Ready, and SIGTERMs the process
-/// when the Pod goes away.
+/// it dies while the Pod exists), marks the Pod Running, and Ready only while the worker's
+/// `/readyz` answers 200 (its readiness probe), and SIGTERMs the process when the Pod goes away.
 pub struct Kubelet {
     pub workers: Arc<Mutex<HashMap<String, Process>>>,
     pub log: Arc<Mutex<KubeletLog>>,
@@ -291,6 +325,8 @@ async fn sync_pods(
                     ("POD_NAMESPACE", namespace),
                     ("KUBECONFIG", kubeconfig.to_str().expect("UTF-8")),
                     ("RUST_LOG", "info"),
+                    // JSON lines, so the harness reads the admin address it bound.
+                    ("DEVSIM_LOG_FORMAT", "json"),
                 ],
                 logfile,
             );
@@ -301,12 +337,31 @@ async fn sync_pods(
             } else {
                 l.started.push(key.clone())
             }
-            to_mark.push((namespace.to_owned(), name.to_owned()));
+        }
+        // The readiness probe: the Pod's Ready condition follows the worker's /readyz.
+        for (key, pod) in &live {
+            let Some(process) = running.get(key) else {
+                continue;
+            };
+            let ready = process.ready();
+            let shown = pod
+                .status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .and_then(|c| c.iter().find(|c| c.type_ == "Ready"))
+                .is_some_and(|c| c.status == "True");
+            let running_shown =
+                pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
+            if ready != shown || !running_shown {
+                let (namespace, name) = key.split_once('/').expect("namespace/name");
+                to_mark.push((namespace.to_owned(), name.to_owned(), ready));
+            }
         }
     }
-    for (namespace, name) in to_mark {
+    for (namespace, name, ready) in to_mark {
         let api: Api<Pod> = Api::namespaced(pods.clone().into_client(), &namespace);
-        let status = serde_json::json!({"status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}});
+        let ready = if ready { "True" } else { "False" };
+        let status = serde_json::json!({"status": {"phase": "Running", "conditions": [{"type": "Ready", "status": ready}]}});
         let _ = api
             .patch_status(&name, &PatchParams::default(), &Patch::Merge(status))
             .await;
