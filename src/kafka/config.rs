@@ -36,6 +36,16 @@ pub fn producer_config(plan: &KafkaPlan, bootstrap_servers: &str, client_id: &st
     config
 }
 
+/// Checks `plan`'s librdkafka properties the way librdkafka will, without creating a client:
+/// an unknown key or a value of the wrong kind is an error naming it (for example
+/// `No such configuration property: "no.such.property"`).
+pub fn check_properties(plan: &KafkaPlan) -> Result<(), String> {
+    producer_config(plan, "localhost:9092", "devsim-check")
+        .create_native_config()
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,6 +89,18 @@ mod tests {
             producer_config(&plan(None, &[]), "k:9092", "c").get("batch.size"),
             None
         );
+    }
+
+    #[test]
+    fn unknown_properties_and_bad_values_are_caught_before_any_client_exists() {
+        assert_eq!(
+            check_properties(&plan(None, &[("socket.timeout.ms", "1000")])),
+            Ok(())
+        );
+        let unknown = check_properties(&plan(None, &[("no.such.property", "1")])).unwrap_err();
+        assert!(unknown.contains("no.such.property"), "{unknown}");
+        let bad = check_properties(&plan(None, &[("socket.timeout.ms", "soon")])).unwrap_err();
+        assert!(bad.contains("socket.timeout.ms"), "{bad}");
     }
 
     #[test]

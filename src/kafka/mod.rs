@@ -5,6 +5,6 @@ mod config;
 mod embedded;
 mod sink;
 
-pub use config::{STATISTICS_INTERVAL, producer_config};
+pub use config::{STATISTICS_INTERVAL, check_properties, producer_config};
 pub use embedded::{EmbeddedKafka, EmbeddedKafkaError};
 pub use sink::{KafkaSink, SinkError, SinkStats};

@@ -19,7 +19,7 @@ use super::Context;
 use super::build::{service, stateful_set, workers_name};
 use super::error::{Error, kube};
 use super::status::{Decision, Observed, Severity, decide, workers_rejected};
-use crate::config;
+use crate::config::{self, ConfigError, FieldError, ValidatedSimulation};
 use crate::crd::{DeviceSimulation, GROUP, VERSION};
 
 /// Field manager of everything the controller applies.
@@ -56,7 +56,7 @@ async fn reconcile_inner(sim: &DeviceSimulation, ctx: &Context) -> Result<Action
     let observed = observe(existing.as_ref());
 
     // Validate: checks the schema cannot express. An invalid spec is reported, not retried.
-    let validated = config::validate(sim);
+    let validated = validate(sim);
     let decision = decide(
         sim,
         validated.as_ref().map(|v| &v.plan),
@@ -125,6 +125,20 @@ async fn reconcile_inner(sim: &DeviceSimulation, ctx: &Context) -> Result<Action
     Ok(decision
         .requeue
         .map_or_else(Action::await_change, Action::requeue))
+}
+
+/// Every rule of the spec, including librdkafka's own check of `spec.kafka.properties` (which
+/// `config` cannot make: it knows nothing of librdkafka), so a bad property is an invalid spec
+/// reported at once, not a worker error found later.
+pub fn validate(sim: &DeviceSimulation) -> Result<ValidatedSimulation, ConfigError> {
+    let validated = config::validate(sim)?;
+    crate::kafka::check_properties(&validated.kafka).map_err(|message| {
+        ConfigError::Invalid(vec![FieldError {
+            field: "spec.kafka.properties".to_owned(),
+            message,
+        }])
+    })?;
+    Ok(validated)
 }
 
 /// Applies the workers' StatefulSet and headless Service with server-side apply.
@@ -333,6 +347,24 @@ mod tests {
                 Action::requeue(Duration::from_secs(1)),
                 Action::requeue(Duration::from_secs(2))
             ]
+        );
+    }
+
+    #[test]
+    fn a_property_librdkafka_does_not_know_is_an_invalid_spec() {
+        let sim = simulation("", None);
+        assert!(validate(&sim).is_ok());
+        let mut bad = sim.clone();
+        bad.spec
+            .kafka
+            .properties
+            .insert("no.such.property".into(), "1".into());
+        let err = validate(&bad).unwrap_err();
+        assert_eq!(err.category(), "invalid_spec");
+        let text = err.to_string();
+        assert!(
+            text.starts_with("spec.kafka.properties: ") && text.contains("no.such.property"),
+            "{text}"
         );
     }
 
