@@ -7,7 +7,7 @@ use std::sync::Arc;
 use http::{Request, Response, StatusCode};
 use kube::Client;
 use kube::client::Body;
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Reporter;
 use serde_json::{Value, json};
 
 use super::build::BuildConfig;
@@ -49,7 +49,7 @@ pub fn testcontext() -> (Arc<Context>, ApiServerVerifier) {
         instance: Some("test".into()),
     };
     let context = Context {
-        recorder: Recorder::new(client.clone(), reporter),
+        reporter,
         client,
         metrics: Arc::new(OperatorMetrics::default()),
         build: BuildConfig {

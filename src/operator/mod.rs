@@ -22,7 +22,7 @@ use k8s_openapi::api::coordination::v1::Lease;
 use kube::Client;
 use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Reporter;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use prometheus::{
@@ -38,8 +38,8 @@ use error::Error;
 pub struct Context {
     /// API client.
     pub client: Client,
-    /// Publishes Kubernetes events about simulations.
-    pub recorder: Recorder,
+    /// Who publishes the Kubernetes events about simulations.
+    pub reporter: Reporter,
     /// Reconcile counts, errors and durations.
     pub metrics: Arc<OperatorMetrics>,
     /// How worker pods are built.
@@ -201,7 +201,7 @@ pub async fn run(client: Client, config: OperatorConfig, shutdown: Shutdown) -> 
         instance: Some(config.identity.clone()),
     };
     let context = Arc::new(Context {
-        recorder: Recorder::new(client.clone(), reporter),
+        reporter,
         client,
         metrics,
         build: config.build,

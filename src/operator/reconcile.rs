@@ -10,7 +10,7 @@ use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType};
+use kube::runtime::events::{Event, EventType, Recorder};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
@@ -256,7 +256,11 @@ async fn publish_events(sim: &DeviceSimulation, ctx: &Context, decision: &Decisi
             action: "Reconcile".to_owned(),
             secondary: None,
         };
-        if let Err(e) = ctx.recorder.publish(&event, &sim.object_ref(&())).await {
+        // A recorder per event: kube-runtime's recorder folds events of the same reason into
+        // one series keeping the first note ("shards 2 -> 4" for every later rescale). Each
+        // transition here is a distinct event with its own message.
+        let recorder = Recorder::new(ctx.client.clone(), ctx.reporter.clone());
+        if let Err(e) = recorder.publish(&event, &sim.object_ref(&())).await {
             tracing::warn!(error = %e, reason = t.reason, "cannot publish event");
         }
     }
@@ -379,6 +383,29 @@ mod tests {
         let bad = "  profiles:\n    - name: p\n      sensors:\n        - type: current\n          min: 5\n          max: 1\n";
         let action = run(simulation(bad, None), Scenario::InvalidSpec).await;
         assert_eq!(action, Action::await_change());
+    }
+
+    #[tokio::test]
+    async fn every_transition_is_an_event_of_its_own_even_with_the_same_reason() {
+        // Two pauses in a row (each a transition from Running): kube-runtime's shared recorder
+        // would turn the second into a series update (PATCH) of the first; each must be a POST.
+        let status = json!({
+            "phase": "Running", "startTime": "2026-11-25T12:00:00Z",
+            "schedule": {"since": "2026-11-25T12:00:00Z", "firstSeq": 0, "interval": "5s"},
+            "shards": [{"index": 0, "shardCount": 2, "messagesSent": 200}, {"index": 1, "shardCount": 2, "messagesSent": 300}]
+        });
+        let sim = simulation("  paused: true\n", Some(status));
+        let (ctx, server) = testcontext();
+        let verifier = server.run_each(vec![Scenario::Paused, Scenario::Paused], &sim);
+        for _ in 0..2 {
+            reconcile(Arc::new(sim.clone()), Arc::clone(&ctx))
+                .await
+                .expect("reconcile succeeds");
+        }
+        tokio::time::timeout(Duration::from_secs(2), verifier)
+            .await
+            .expect("the scenario completed in time")
+            .expect("both events were created, not merged");
     }
 
     #[tokio::test]
