@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use devsim::crd::Phase;
 
-use super::{DEVICES, E2e, INTERVAL_MS, NS, patch_spec, simulation, status};
+use super::{
+    DEVICES, E2e, INTERVAL_MS, NS, events_of, patch_spec, simulation, status, verify_topic,
+};
 use crate::common;
 use crate::e2e_support::eventually;
 
@@ -30,14 +32,7 @@ pub async fn invalid_spec(e: &mut E2e) {
         },
     )
     .await;
-    let events = e.cluster.kubectl_ok(&[
-        "get",
-        "events",
-        "-n",
-        NS,
-        "--field-selector",
-        "involvedObject.name=broken",
-    ]);
+    let events = events_of(&e.cluster, "broken");
     assert!(
         events.contains("InvalidSpec"),
         "no InvalidSpec event:\n{events}"
@@ -77,17 +72,7 @@ pub async fn verify_whole_run_and_events(e: &mut E2e) {
     )
     .await;
     let final_status = status(sims, "plant").await;
-    let (code, report, stderr) = common::devsim(&[
-        "verify",
-        "--brokers",
-        &e.broker.bootstrap,
-        "--topic",
-        "e2e",
-        "-f",
-        e.sim_file.to_str().expect("UTF-8"),
-        "--expect-devices",
-        &DEVICES.to_string(),
-    ]);
+    let (code, report, stderr) = verify_topic(e, &[]);
     eprintln!("e2e: verify over the whole run:\n{report}{stderr}");
     assert_eq!(code, Some(0), "verify failed:\n{report}\n{stderr}");
     assert_eq!(common::report_value(&report, "duplicates"), 0);
@@ -110,14 +95,7 @@ pub async fn verify_whole_run_and_events(e: &mut E2e) {
         "e2e: status delivered {delivered}, topic {in_topic}, status sent {}",
         final_status.totals.messages_sent
     );
-    let events = e.cluster.kubectl_ok(&[
-        "get",
-        "events",
-        "-n",
-        NS,
-        "--field-selector",
-        "involvedObject.name=plant",
-    ]);
+    let events = events_of(&e.cluster, "plant");
     for reason in ["Started", "Scaled", "Paused"] {
         assert!(events.contains(reason), "no {reason} event:\n{events}");
     }
@@ -170,14 +148,7 @@ pub async fn kafka_unreachable_from_the_start(e: &mut E2e) {
         "e2e: Kafka unreachable reported after {:?}: {degraded}",
         started.elapsed()
     );
-    let events = e.cluster.kubectl_ok(&[
-        "get",
-        "events",
-        "-n",
-        NS,
-        "--field-selector",
-        "involvedObject.name=nokafka",
-    ]);
+    let events = events_of(&e.cluster, "nokafka");
     assert!(
         events.contains("KafkaUnreachable"),
         "no KafkaUnreachable event:\n{events}"

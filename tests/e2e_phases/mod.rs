@@ -90,3 +90,34 @@ pub struct E2e {
     pub sets: Api<StatefulSet>,
     pub services: Api<Service>,
 }
+
+/// The events about the object `name`, as `kubectl get events` lists them.
+pub fn events_of(cluster: &Cluster, name: &str) -> String {
+    cluster.kubectl_ok(&[
+        "get",
+        "events",
+        "-n",
+        NS,
+        "--field-selector",
+        &format!("involvedObject.name={name}"),
+    ])
+}
+
+/// `devsim verify` of the `e2e` topic against the `plant` simulation, expecting every device,
+/// with `extra` flags; returns (exit code, report, stderr).
+pub fn verify_topic(e: &E2e, extra: &[&str]) -> (Option<i32>, String, String) {
+    let devices = DEVICES.to_string();
+    let mut args = vec![
+        "verify",
+        "--brokers",
+        &e.broker.bootstrap,
+        "--topic",
+        "e2e",
+        "-f",
+        e.sim_file.to_str().expect("UTF-8"),
+        "--expect-devices",
+        &devices,
+    ];
+    args.extend_from_slice(extra);
+    common::devsim(&args)
+}

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use devsim::crd::Phase;
 
-use super::{DEVICES, E2e, INTERVAL_MS, NS, lease_holder, patch_spec, rate_ok, status};
+use super::{
+    DEVICES, E2e, INTERVAL_MS, NS, lease_holder, patch_spec, rate_ok, status, verify_topic,
+};
 use crate::common;
 use crate::e2e_support::{self, eventually};
 
@@ -57,19 +59,7 @@ pub async fn scale_with_exact_handoff(e: &mut E2e) {
     }
     // Every device's stream so far is complete (each partition is read up to its end offset
     // now, so each device's prefix).
-    let (code, report, stderr) = common::devsim(&[
-        "verify",
-        "--brokers",
-        &e.broker.bootstrap,
-        "--topic",
-        "e2e",
-        "-f",
-        e.sim_file.to_str().expect("UTF-8"),
-        "--expect-devices",
-        &DEVICES.to_string(),
-        "--max-missing",
-        "0",
-    ]);
+    let (code, report, stderr) = verify_topic(e, &["--max-missing", "0"]);
     assert_eq!(
         code,
         Some(0),
