@@ -3,6 +3,7 @@
 
 mod config;
 mod embedded;
+mod repeats;
 mod sink;
 
 pub use config::{STATISTICS_INTERVAL, check_properties, producer_config};

@@ -12,9 +12,11 @@ use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer}
 use rdkafka::statistics::Statistics;
 
 use super::config::producer_config;
+use super::repeats::{REPEAT_PERIOD, Repeat, RepeatLimiter};
 use crate::engine::plan::KafkaPlan;
 use crate::engine::worker::Delivery;
 use crate::runtime::{FlushError, MessageSink};
+use rdkafka::config::RDKafkaLogLevel;
 
 /// Delivery figures of one producer, written from librdkafka's callback thread.
 #[derive(Debug)]
@@ -79,6 +81,8 @@ impl SinkStats {
 struct SinkContext {
     stats: Arc<SinkStats>,
     epoch: Instant,
+    /// Each distinct client problem is logged once, then once a period with its count.
+    repeats: RepeatLimiter,
 }
 
 impl ClientContext for SinkContext {
@@ -93,8 +97,37 @@ impl ClientContext for SinkContext {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
-        tracing::warn!(%error, reason, "kafka client error");
         self.stats.record_error(format!("{error}: {reason}"));
+        match self.repeats.occur(&error.to_string(), Instant::now()) {
+            Repeat::Log => tracing::warn!(%error, reason, "kafka client error"),
+            Repeat::LogAfter(repeats) => {
+                tracing::warn!(%error, reason, repeats, "kafka client error, still")
+            }
+            Repeat::Hold => {}
+        }
+    }
+
+    /// librdkafka's own log lines. Connection failures (`FAIL`) also arrive through `error`,
+    /// which logs them; here they only go to debug, so each failure is logged once.
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        use RDKafkaLogLevel::{Alert, Critical, Debug, Emerg, Error, Info, Notice, Warning};
+        match level {
+            _ if facility == "FAIL" => tracing::debug!(facility, message, "librdkafka"),
+            Emerg | Alert | Critical | Error | Warning => {
+                match self
+                    .repeats
+                    .occur(&format!("log:{facility}"), Instant::now())
+                {
+                    Repeat::Log => tracing::warn!(facility, message, "librdkafka"),
+                    Repeat::LogAfter(repeats) => {
+                        tracing::warn!(facility, message, repeats, "librdkafka, still")
+                    }
+                    Repeat::Hold => {}
+                }
+            }
+            Notice | Info => tracing::info!(facility, message, "librdkafka"),
+            Debug => tracing::debug!(facility, message, "librdkafka"),
+        }
     }
 }
 
@@ -150,6 +183,7 @@ impl KafkaSink {
         let context = SinkContext {
             stats: Arc::clone(&stats),
             epoch,
+            repeats: RepeatLimiter::new(REPEAT_PERIOD),
         };
         let producer =
             producer_config(plan, bootstrap_servers, client_id).create_with_context(context)?;
