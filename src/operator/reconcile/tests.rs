@@ -7,16 +7,30 @@ use serde_json::json;
 use super::super::fixtures::{Scenario, simulation, testcontext};
 use super::*;
 
+/// A running simulation's status with two shards that sent 200 and 300 messages.
+fn running_two_shards() -> serde_json::Value {
+    json!({
+        "phase": "Running", "startTime": "2026-11-25T12:00:00Z",
+        "schedule": {"since": "2026-11-25T12:00:00Z", "firstSeq": 0, "interval": "5s"},
+        "shards": [{"index": 0, "shardCount": 2, "messagesSent": 200}, {"index": 1, "shardCount": 2, "messagesSent": 300}]
+    })
+}
+
+/// Waits for the mocked API server to have answered every request its scenario lists.
+async fn finish(verifier: tokio::task::JoinHandle<()>, what: &str) {
+    tokio::time::timeout(Duration::from_secs(2), verifier)
+        .await
+        .expect("the scenario completed in time")
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+}
+
 async fn run(sim: DeviceSimulation, scenario: Scenario) -> Action {
     let (ctx, server) = testcontext();
     let verifier = server.run(scenario, &sim);
     let action = reconcile(Arc::new(sim), ctx)
         .await
         .expect("reconcile succeeds");
-    tokio::time::timeout(Duration::from_secs(2), verifier)
-        .await
-        .expect("the scenario completed in time")
-        .expect("the scenario's expectations held");
+    finish(verifier, "the scenario's expectations held").await;
     action
 }
 
@@ -38,10 +52,7 @@ async fn fail_twice(sim: DeviceSimulation, scenario: Scenario) -> (&'static str,
             Arc::clone(&ctx),
         ));
     }
-    tokio::time::timeout(Duration::from_secs(2), verifier)
-        .await
-        .expect("the scenario completed in time")
-        .expect("the scenario's expectations held");
+    finish(verifier, "the scenario's expectations held").await;
     (category, actions)
 }
 
@@ -63,10 +74,7 @@ async fn workers_the_api_server_refuses_are_reported_then_retried_with_backoff()
     let error = reconcile(Arc::new(sim.clone()), Arc::clone(&ctx))
         .await
         .expect_err("the refusal is an error for the backoff");
-    tokio::time::timeout(Duration::from_secs(2), verifier)
-        .await
-        .expect("the scenario completed in time")
-        .expect("the scenario's expectations held");
+    finish(verifier, "the scenario's expectations held").await;
     assert_eq!(error.category(), "rejected");
     let action = super::super::error_policy(Arc::new(sim), &error, ctx);
     assert_eq!(action, Action::requeue(Duration::from_secs(1)));
@@ -121,11 +129,7 @@ async fn invalid_spec_is_reported_and_waits_for_a_change() {
 async fn every_transition_is_an_event_of_its_own_even_with_the_same_reason() {
     // Two pauses in a row (each a transition from Running): kube-runtime's shared recorder
     // would turn the second into a series update (PATCH) of the first; each must be a POST.
-    let status = json!({
-        "phase": "Running", "startTime": "2026-11-25T12:00:00Z",
-        "schedule": {"since": "2026-11-25T12:00:00Z", "firstSeq": 0, "interval": "5s"},
-        "shards": [{"index": 0, "shardCount": 2, "messagesSent": 200}, {"index": 1, "shardCount": 2, "messagesSent": 300}]
-    });
+    let status = running_two_shards();
     let sim = simulation("  paused: true\n", Some(status));
     let (ctx, server) = testcontext();
     let verifier = server.run_each(vec![Scenario::Paused, Scenario::Paused], &sim);
@@ -134,19 +138,12 @@ async fn every_transition_is_an_event_of_its_own_even_with_the_same_reason() {
             .await
             .expect("reconcile succeeds");
     }
-    tokio::time::timeout(Duration::from_secs(2), verifier)
-        .await
-        .expect("the scenario completed in time")
-        .expect("both events were created, not merged");
+    finish(verifier, "both events were created, not merged").await;
 }
 
 #[tokio::test]
 async fn pausing_scales_workers_to_zero_and_keeps_totals() {
-    let status = json!({
-        "phase": "Running", "startTime": "2026-11-25T12:00:00Z",
-        "schedule": {"since": "2026-11-25T12:00:00Z", "firstSeq": 0, "interval": "5s"},
-        "shards": [{"index": 0, "shardCount": 2, "messagesSent": 200}, {"index": 1, "shardCount": 2, "messagesSent": 300}]
-    });
+    let status = running_two_shards();
     run(
         simulation("  paused: true\n", Some(status)),
         Scenario::Paused,
