@@ -71,10 +71,38 @@ pub(super) async fn run(args: BrokerArgs, shutdown: Shutdown) -> u8 {
         args.brokers, args.topic, args.partitions
     );
     println!("bootstrap servers: {bootstrap}");
+    println!(
+        "type `down` to take the brokers down (an outage; data kept) and `up` to bring them back"
+    );
+    let cluster = std::sync::Arc::new(cluster);
+    let orders = std::sync::Arc::clone(&cluster);
+    std::thread::spawn(move || follow_orders(orders));
     shutdown.requested().await;
     println!("stopping the embedded Kafka");
     drop(cluster);
     EXIT_OK
+}
+
+/// Reads `down` and `up` lines from standard input until it closes, taking the brokers down or
+/// up; anything else gets a one-line hint. A plain thread: a read pending on the runtime's
+/// blocking pool would hold the process open at exit.
+fn follow_orders(cluster: std::sync::Arc<EmbeddedKafka>) {
+    for line in std::io::stdin().lines() {
+        let Ok(line) = line else { return };
+        let up = match line.trim() {
+            "down" => false,
+            "up" => true,
+            "" => continue,
+            other => {
+                println!("unknown order {other:?}: type `down` or `up`");
+                continue;
+            }
+        };
+        match cluster.set_brokers_up(up) {
+            Ok(()) => println!("brokers {}", if up { "up" } else { "down" }),
+            Err(e) => eprintln!("error: {e}"),
+        }
+    }
 }
 
 /// Forwards connections on a fixed port to the first mock broker, for clients configured with a

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use clap::Args;
@@ -10,8 +11,9 @@ use clap::Args;
 use super::{EXIT_FAILED, EXIT_INVALID, EXIT_OK};
 use crate::config;
 use crate::engine::plan::{KafkaPlan, SimulationPlan};
-use crate::kafka::{EmbeddedKafka, KafkaSink};
+use crate::kafka::{EmbeddedKafka, KafkaSink, SinkStats};
 use crate::metrics::{self, Metrics};
+use crate::runtime::health::{Health, Problem};
 use crate::runtime::{
     Fleet, FleetConfig, FlushError, MessageSink, Report, Snapshot, startup_allowance, unix_now_ms,
 };
@@ -53,7 +55,7 @@ pub(super) async fn run(args: RunArgs, shutdown: Shutdown) -> u8 {
 /// The steps of [`run`]; an `Err` is the exit code of a step that could not go on.
 async fn run_steps(args: RunArgs, shutdown: Shutdown) -> Result<u8, u8> {
     let (plan, kafka) = load(&args)?;
-    let (sink, embedded) = connect(&args, &plan, &kafka)?;
+    let (sink, embedded, brokers) = connect(&args, &plan, &kafka)?;
     let metrics = Arc::new(Metrics::new(&plan.name, "", "all"));
     if let Some(addr) = args.metrics_addr {
         let bound = metrics::serve(addr, Arc::clone(&metrics))
@@ -90,7 +92,14 @@ async fn run_steps(args: RunArgs, shutdown: Shutdown) -> Result<u8, u8> {
     );
 
     let started = std::time::Instant::now();
-    let previous = produce(&fleet, &sink, &metrics, &shutdown, args.report_every).await;
+    let previous = produce(
+        &fleet,
+        (&sink, &brokers, kafka.buffer_memory),
+        &metrics,
+        &shutdown,
+        args.report_every,
+    )
+    .await;
     fleet.stop();
     fleet.join().await;
     let flush = {
@@ -143,12 +152,12 @@ fn load(args: &RunArgs) -> Result<(SimulationPlan, KafkaPlan), u8> {
 }
 
 /// The producer, against `--brokers`, the file's brokers, or an embedded Kafka started here
-/// (returned too: it lives as long as the run).
+/// (returned too: it lives as long as the run), and the brokers it produces to.
 fn connect(
     args: &RunArgs,
     plan: &SimulationPlan,
     kafka: &KafkaPlan,
-) -> Result<(Arc<KafkaSink>, Option<EmbeddedKafka>), u8> {
+) -> Result<(Arc<KafkaSink>, Option<EmbeddedKafka>, String), u8> {
     let mut embedded = None;
     let brokers = match args
         .brokers
@@ -176,20 +185,21 @@ fn connect(
             format!("Kafka at {brokers} is unreachable: {e}"),
         )
     })?;
-    Ok((Arc::new(sink), embedded))
+    Ok((Arc::new(sink), embedded, brokers))
 }
 
 /// Reports every `report_every` seconds (live lines unless 0) until every task is done or a
 /// shutdown is requested; returns the last figures reported.
 async fn produce(
     fleet: &Fleet,
-    sink: &Arc<KafkaSink>,
+    (sink, brokers, buffer_memory): (&Arc<KafkaSink>, &str, u64),
     metrics: &Metrics,
     shutdown: &Shutdown,
     report_every: f64,
 ) -> Snapshot {
     let started = std::time::Instant::now();
     let mut previous = fleet.snapshot(sink.as_ref());
+    let mut health = Health::new(brokers, buffer_memory);
     let every = Duration::from_secs_f64(if report_every > 0.0 {
         report_every
     } else {
@@ -210,8 +220,10 @@ async fn produce(
             _ = ticker.tick() => {
                 let report = Report::between(&previous, fleet.snapshot(sink.as_ref()));
                 metrics.record(&report, sink.stats());
+                let faults = sink.stats().faults();
+                let problem = health.observe(&sink.stats().observation(&report.now, &faults));
                 if report_every > 0.0 {
-                    print_live(started.elapsed(), &report);
+                    print_live(started.elapsed(), &report, sink.stats(), problem);
                 }
                 previous = report.now;
             }
@@ -248,18 +260,31 @@ fn exit_code(
     }
 }
 
-fn print_live(elapsed: Duration, r: &Report) {
-    println!(
-        "[{:>6.1}s] {:>10.0} msg/s  sent {:>11}  delivered {:>11}  failed {}  dropped {}  in flight {}  lag p99 {:.1} ms",
+/// One line a second: delivered msg/s first (what Kafka acknowledged), then what was handed
+/// over, and the problem while there is one.
+fn print_live(elapsed: Duration, r: &Report, stats: &SinkStats, problem: Option<&Problem>) {
+    let mut line = format!(
+        "[{:>6.1}s] delivered {:>8.0} msg/s (sent {:>8.0}/s)  delivered {:>11}  sent {:>11}  failed {}  dropped {}  buffered {:.1} MiB  lag p99 {:.1} ms",
         elapsed.as_secs_f64(),
+        r.delivered_per_second,
         r.sent_per_second,
-        r.now.sent,
         r.now.delivered,
+        r.now.sent,
         r.now.failed,
         r.now.dropped,
-        r.now.in_flight,
+        stats.buffered_bytes.load(Ordering::Relaxed) as f64 / (1024.0 * 1024.0),
         r.now.lag_p99_ms,
     );
+    if r.now.skipped > 0 {
+        line.push_str(&format!("  skipped {}", r.now.skipped));
+    }
+    if r.now.behind_ms >= 1_000.0 {
+        line.push_str(&format!("  behind {:.1} s", r.now.behind_ms / 1e3));
+    }
+    if let Some(p) = problem {
+        line.push_str(&format!("  [{}] {}", p.cause.reason(), p.message));
+    }
+    println!("{line}");
 }
 
 fn print_summary(elapsed: Duration, last: &crate::runtime::Snapshot, sink: &KafkaSink) {
@@ -271,9 +296,10 @@ fn print_summary(elapsed: Duration, last: &crate::runtime::Snapshot, sink: &Kafk
     println!("  delivered           {}", last.delivered);
     println!("  failed              {}", last.failed);
     println!("  dropped             {}", last.dropped);
+    println!("  skipped             {}", last.skipped);
     println!(
-        "  throughput          {:.0} msg/s",
-        (last.sent) as f64 / secs
+        "  delivered rate      {:.0} msg/s",
+        last.delivered as f64 / secs
     );
     println!(
         "  delivery latency    p50 {:.2} ms, p99 {:.2} ms",

@@ -102,3 +102,14 @@ pub const BATCH_SIZE: Bounds<u32> = Bounds {
     min: 1_000,
     max: 100_000_000,
 };
+/// `spec.kafka.bufferMemory`, in bytes: at least room for a burst of messages, at most what
+/// librdkafka's own queue limit can express comfortably.
+pub const BUFFER_MEMORY: Bounds<u64> = Bounds {
+    min: 1 << 20,
+    max: 4 << 30,
+};
+/// `spec.maxLag`.
+pub const MAX_LAG: Bounds<Duration> = Bounds {
+    min: Duration::from_secs(1),
+    max: Duration::from_secs(10 * 365 * 86_400),
+};

@@ -45,6 +45,13 @@ pub struct KafkaSpec {
     /// design this project grew from does; `murmur2_random` matches the Java client.
     #[serde(default)]
     pub partitioner: Partitioner,
+    /// Memory, per worker, for messages waiting for Kafka's acknowledgement, as a quantity
+    /// (default `32Mi`, 1Mi to 4Gi). Each message counts its key, its value and librdkafka's
+    /// bookkeeping. When it is full (Kafka down or slower than the schedule), `overflow`
+    /// decides: `block` holds generation back, `drop` drops and counts. No message times out
+    /// while it waits.
+    #[serde(default = "default_buffer_memory")]
+    pub buffer_memory: String,
     /// Further librdkafka producer properties, passed through unchanged (for example
     /// `security.protocol`, `sasl.mechanism`, `queue.buffering.max.messages`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -63,6 +70,7 @@ impl Default for KafkaSpec {
             linger: default_linger(),
             batch_size: None,
             partitioner: Partitioner::default(),
+            buffer_memory: default_buffer_memory(),
             properties: BTreeMap::new(),
         }
     }
@@ -218,6 +226,10 @@ fn default_topic() -> String {
 fn default_partitions() -> u32 {
     12
 }
+fn default_buffer_memory() -> String {
+    "32Mi".to_owned()
+}
+
 fn default_linger() -> super::Duration {
     "5ms".parse().expect("a valid duration literal")
 }

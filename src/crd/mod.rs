@@ -17,7 +17,7 @@ pub mod timestamps;
 pub use duration::{DURATION_PATTERN, Duration, DurationError, parse_duration};
 pub use kafka::{Acks, Compression, KafkaSpec, Partitioner};
 pub use sensors::{DeviceProfileSpec, SensorSpec, SensorType};
-pub use status::{DeviceSimulationStatus, Phase, ScheduleEpoch, ShardStatus, Totals};
+pub use status::{DeviceSimulationStatus, Phase, ScheduleEpoch, ShardProblem, ShardStatus, Totals};
 
 use kube::{CustomResource, CustomResourceExt};
 use schemars::JsonSchema;
@@ -136,6 +136,15 @@ pub struct DeviceSimulationSpec {
     /// What to do when the producer's local queue is full.
     #[serde(default)]
     pub overflow: OverflowPolicy,
+
+    /// How far behind its schedule a reading may fall before it is skipped, as a duration
+    /// string (at least 1s). Unset (the default): nothing is skipped, and after an outage the
+    /// backlog is produced as fast as Kafka takes it (within `maxMessagesPerSecond`), each
+    /// reading with the timestamp it was due at. Set: a device further behind jumps to its
+    /// first reading due within `maxLag`; the readings passed over are counted in
+    /// `status.messagesSkipped` and are gaps in its sequence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_lag: Option<Duration>,
 
     /// Upper bound on messages per second across all replicas; unset means no cap.
     #[serde(default, skip_serializing_if = "Option::is_none")]

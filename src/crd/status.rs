@@ -82,6 +82,9 @@ pub struct Totals {
     /// Readings dropped by the `drop` overflow policy.
     #[serde(default)]
     pub messages_dropped: u64,
+    /// Readings skipped for falling more than `spec.maxLag` behind schedule.
+    #[serde(default)]
+    pub messages_skipped: u64,
 }
 
 impl Totals {
@@ -91,7 +94,23 @@ impl Totals {
         self.messages_delivered += other.messages_delivered;
         self.messages_failed += other.messages_failed;
         self.messages_dropped += other.messages_dropped;
+        self.messages_skipped += other.messages_skipped;
     }
+}
+
+/// Why a shard is not healthy. The worker raises it as soon as it observes the cause and clears
+/// it only after the cause has been gone for 15 s, so it does not flap.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ShardProblem {
+    /// PascalCase cause: ProducerConfigInvalid, WorkerFailed, AuthenticationFailed,
+    /// TopicMissing, KafkaUnreachable, DeliveriesFailing, BacklogGrowing or CatchingUp.
+    pub reason: String,
+    /// What happened, with the brokers and the client's own words.
+    pub message: String,
+    /// When the cause was first observed (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
 }
 
 /// Lifecycle phase of a simulation.
@@ -130,6 +149,17 @@ pub struct ShardStatus {
     /// 99th percentile of the schedule lag, in milliseconds.
     #[serde(default)]
     pub schedule_lag_p99_ms: f64,
+    /// How far the oldest reading not yet produced is behind its due time, in milliseconds:
+    /// 0 on schedule; grows while `overflow: block` holds generation back.
+    #[serde(default)]
+    pub behind_schedule_ms: f64,
+    /// Bytes of messages waiting for Kafka's acknowledgement (bounded by
+    /// `spec.kafka.bufferMemory`).
+    #[serde(default)]
+    pub buffered_bytes: u64,
+    /// Why the shard is not healthy, while it is not (see the Degraded condition).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<ShardProblem>,
     /// Devices taken over after the hand-off timeout instead of on confirmation: each may have
     /// a short gap in its sequence.
     #[serde(default)]

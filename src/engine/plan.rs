@@ -37,6 +37,8 @@ pub struct SimulationPlan {
     pub encoding: Encoding,
     /// Queue-full policy.
     pub overflow: Overflow,
+    /// How far behind schedule a reading may fall before it is skipped; `None`: never.
+    pub max_lag: Option<Duration>,
     /// Global message rate cap, if any.
     pub max_messages_per_second: Option<u64>,
     /// Shard count.
@@ -125,6 +127,9 @@ pub struct KafkaPlan {
     pub batch_size: Option<u32>,
     /// `partitioner`.
     pub partitioner: &'static str,
+    /// Bytes of messages awaiting acknowledgement, bookkeeping included, beyond which the
+    /// producer reports its queue full.
+    pub buffer_memory: u64,
     /// Further properties, applied last so that a user can override any of the above.
     pub properties: BTreeMap<String, String>,
 }

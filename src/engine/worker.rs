@@ -45,6 +45,8 @@ pub struct WorkerCounts {
     pub dropped: u64,
     /// Readings the producer refused outright.
     pub rejected: u64,
+    /// Readings passed over because they fell more than `maxLag` behind schedule.
+    pub skipped: u64,
 }
 
 /// The devices of one producer task.
@@ -66,6 +68,8 @@ pub struct DeviceWorker {
     counts: WorkerCounts,
     /// Readings due at or after this time (ns after t0) are not produced.
     end_ns: u64,
+    /// Readings further behind than this (ns) are skipped; `u64::MAX`: never.
+    max_lag_ns: u64,
 }
 
 impl DeviceWorker {
@@ -96,6 +100,9 @@ impl DeviceWorker {
                 .expect("static histogram bounds are valid"),
             counts: WorkerCounts::default(),
             end_ns,
+            max_lag_ns: plan.max_lag.map_or(u64::MAX, |d| {
+                u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+            }),
             generator,
             plan,
         };
@@ -207,6 +214,12 @@ impl DeviceWorker {
             if produced == budget {
                 return PollOutcome::BudgetSpent;
             }
+            if now_ns - due_ns > self.max_lag_ns {
+                self.ready.pop_front();
+                self.skip_to(local, now_ns - self.max_lag_ns);
+                produced += 1;
+                continue;
+            }
             match self.produce(local, &mut send) {
                 Delivery::Accepted => {
                     self.counts.sent += 1;
@@ -228,6 +241,15 @@ impl DeviceWorker {
             return PollOutcome::IdleUntil(u64::MAX);
         }
         PollOutcome::IdleUntil(self.wheel.next_slot_start_ns())
+    }
+
+    /// How far the oldest reading not yet produced is behind its due time at `now_ns` (ns); 0
+    /// when nothing due is waiting. Meaningful right after a [`Self::poll`] that returned
+    /// anything but `IdleUntil`.
+    pub fn behind_ns(&self, now_ns: u64) -> u64 {
+        self.ready
+            .front()
+            .map_or(0, |&(due_ns, _)| now_ns.saturating_sub(due_ns))
     }
 
     /// Orders every reading due by `cut_ns` exactly, so that the next `poll(cut_ns)` produces
@@ -302,6 +324,22 @@ impl DeviceWorker {
             self.next_seq[local] = seq + 1;
         }
         outcome
+    }
+
+    /// Passes over every reading of `local` due before `from_ns`, counting them as skipped:
+    /// the device goes on with its first reading due at or after it, its state rebuilt so that
+    /// its values are those it would have had anyway.
+    fn skip_to(&mut self, local: u32, from_ns: u64) {
+        let device = self.devices[local as usize];
+        let seq = self.next_seq[local as usize] & !WARM_FLAG;
+        let next = self
+            .generator
+            .schedule()
+            .first_seq_at_or_after(device, from_ns)
+            .max(seq + 1);
+        self.counts.skipped += next - seq;
+        self.next_seq[local as usize] = next | WARM_FLAG;
+        self.reschedule(local);
     }
 
     fn reschedule(&mut self, local: u32) {

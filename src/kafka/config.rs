@@ -9,6 +9,11 @@ use crate::engine::plan::KafkaPlan;
 /// How often librdkafka reports statistics into the metrics.
 pub const STATISTICS_INTERVAL: Duration = Duration::from_secs(5);
 
+/// What one queued message costs besides its key and value: librdkafka's per-message record and
+/// the allocator's share (measured: see the README's memory figures). Counted against
+/// `bufferMemory` so that the bound holds for small messages too.
+pub const MESSAGE_OVERHEAD_BYTES: u64 = 256;
+
 /// librdkafka producer properties for `plan` and the given brokers.
 pub fn producer_config(plan: &KafkaPlan, bootstrap_servers: &str, client_id: &str) -> ClientConfig {
     let mut config = ClientConfig::new();
@@ -24,9 +29,20 @@ pub fn producer_config(plan: &KafkaPlan, bootstrap_servers: &str, client_id: &st
             "statistics.interval.ms",
             STATISTICS_INTERVAL.as_millis().to_string(),
         )
-        // A deep local queue lets a burst of due readings wait in librdkafka rather than
-        // stall the schedule; the overflow policy decides what happens beyond it.
-        .set("queue.buffering.max.messages", "1000000");
+        // The sink bounds what waits for acknowledgement by `buffer_memory` itself, counting
+        // librdkafka's bookkeeping too; librdkafka's own limits (which count only keys and
+        // values) are set so that they are never reached first.
+        .set(
+            "queue.buffering.max.kbytes",
+            plan.buffer_memory.div_ceil(1024).to_string(),
+        )
+        .set(
+            "queue.buffering.max.messages",
+            (plan.buffer_memory / MESSAGE_OVERHEAD_BYTES).to_string(),
+        )
+        // A message waits for Kafka as long as it takes: under `overflow: block` nothing may
+        // be lost to a timeout, and under `drop` only what overflows the buffer is dropped.
+        .set("message.timeout.ms", "0");
     if let Some(batch) = plan.batch_size {
         config.set("batch.size", batch.to_string());
     }
@@ -62,6 +78,7 @@ mod tests {
             linger: Duration::from_millis(7),
             batch_size,
             partitioner: "murmur2_random",
+            buffer_memory: 32 << 20,
             properties: properties
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -82,6 +99,9 @@ mod tests {
             ("partitioner", "murmur2_random"),
             ("statistics.interval.ms", "5000"),
             ("batch.size", "65536"),
+            ("queue.buffering.max.kbytes", "32768"),
+            ("queue.buffering.max.messages", "131072"),
+            ("message.timeout.ms", "0"),
         ] {
             assert_eq!(config.get(key), Some(value), "{key}");
         }

@@ -3,9 +3,10 @@
 
 mod config;
 mod embedded;
+mod fault;
 mod repeats;
 mod sink;
 
-pub use config::{STATISTICS_INTERVAL, check_properties, producer_config};
+pub use config::{MESSAGE_OVERHEAD_BYTES, STATISTICS_INTERVAL, check_properties, producer_config};
 pub use embedded::{EmbeddedKafka, EmbeddedKafkaError};
 pub use sink::{KafkaSink, SinkError, SinkStats};

@@ -6,16 +6,19 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use rdkafka::ClientContext;
+use rdkafka::Message;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::DeliveryResult;
 use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::statistics::Statistics;
 
-use super::config::producer_config;
+use super::config::{MESSAGE_OVERHEAD_BYTES, producer_config};
+use super::fault::{client_error_cause, delivery_error_cause};
 use super::repeats::{REPEAT_PERIOD, Repeat, RepeatLimiter};
 use crate::engine::plan::KafkaPlan;
 use crate::engine::worker::Delivery;
-use crate::runtime::{FlushError, MessageSink};
+use crate::runtime::health::{Cause, Fault, Observation};
+use crate::runtime::{FlushError, MessageSink, Snapshot};
 use rdkafka::config::RDKafkaLogLevel;
 
 /// Delivery figures of one producer, written from librdkafka's callback thread.
@@ -29,10 +32,20 @@ pub struct SinkStats {
     pub queued: AtomicU64,
     /// Bytes sent to brokers, from its last statistics report.
     pub tx_bytes: AtomicU64,
+    /// Bytes of messages awaiting acknowledgement, librdkafka's bookkeeping included: what
+    /// `bufferMemory` bounds.
+    pub buffered_bytes: AtomicU64,
+    /// Microseconds after the sink's epoch of the latest successful delivery, plus one
+    /// (0: none yet).
+    last_delivery_us: AtomicU64,
     /// Time from hand-over to acknowledgement, in microseconds.
     latency_us: Mutex<Histogram<u64>>,
     /// The most recent delivery or client error, for the status and the log.
     last_error: Mutex<Option<String>>,
+    /// The latest fault of each cause.
+    faults: Mutex<Vec<Fault>>,
+    /// The instant `last_delivery_us` counts from.
+    epoch: Instant,
 }
 
 impl Default for SinkStats {
@@ -42,10 +55,14 @@ impl Default for SinkStats {
             failed: AtomicU64::new(0),
             queued: AtomicU64::new(0),
             tx_bytes: AtomicU64::new(0),
+            buffered_bytes: AtomicU64::new(0),
+            last_delivery_us: AtomicU64::new(0),
             latency_us: Mutex::new(
                 Histogram::new_with_bounds(1, 3_600_000_000, 2).expect("static bounds are valid"),
             ),
             last_error: Mutex::new(None),
+            faults: Mutex::new(Vec::new()),
+            epoch: Instant::now(),
         }
     }
 }
@@ -68,12 +85,65 @@ impl SinkStats {
             .clone()
     }
 
+    /// The latest fault of each cause the client reported.
+    pub fn faults(&self) -> Vec<Fault> {
+        self.faults
+            .lock()
+            .expect("fault lock is never poisoned")
+            .clone()
+    }
+
+    /// What [`Health`](crate::runtime::health::Health) needs to judge the producer, from the
+    /// fleet's `snapshot` and these figures; `faults` is [`Self::faults`].
+    pub fn observation<'a>(&self, snapshot: &Snapshot, faults: &'a [Fault]) -> Observation<'a> {
+        Observation {
+            at: snapshot.at,
+            failed: snapshot.failed,
+            in_flight: snapshot.in_flight,
+            last_delivery: self.last_delivery(),
+            behind: Duration::from_secs_f64(snapshot.behind_ms / 1e3),
+            blocked: snapshot.blocked,
+            faults,
+        }
+    }
+
+    /// When the latest delivery succeeded.
+    pub fn last_delivery(&self) -> Option<Instant> {
+        match self.last_delivery_us.load(Ordering::Relaxed) {
+            0 => None,
+            us => Some(self.epoch + Duration::from_micros(us - 1)),
+        }
+    }
+
     fn record_error(&self, error: String) {
         *self
             .last_error
             .lock()
             .expect("error lock is never poisoned") = Some(error);
     }
+
+    fn record_fault(&self, cause: Cause, message: String) {
+        let fault = Fault {
+            cause,
+            message,
+            at: Instant::now(),
+        };
+        let mut faults = self.faults.lock().expect("fault lock is never poisoned");
+        match faults.iter_mut().find(|f| f.cause == cause) {
+            Some(latest) => *latest = fault,
+            None => faults.push(fault),
+        }
+    }
+
+    fn delivered_at(&self, now: Instant) {
+        let us = now.saturating_duration_since(self.epoch).as_micros() as u64 + 1;
+        self.last_delivery_us.fetch_max(us, Ordering::Relaxed);
+    }
+}
+
+/// What a message weighs against `bufferMemory`.
+fn buffer_cost(key_len: usize, payload_len: usize) -> u64 {
+    (key_len + payload_len) as u64 + MESSAGE_OVERHEAD_BYTES
 }
 
 /// Receives librdkafka's callbacks. The delivery opaque is the hand-over time in microseconds
@@ -98,6 +168,9 @@ impl ClientContext for SinkContext {
 
     fn error(&self, error: KafkaError, reason: &str) {
         self.stats.record_error(format!("{error}: {reason}"));
+        if let Some(cause) = client_error_cause(&error) {
+            self.stats.record_fault(cause, reason.to_owned());
+        }
         match self.repeats.occur(&error.to_string(), Instant::now()) {
             Repeat::Log => tracing::warn!(%error, reason, "kafka client error"),
             Repeat::LogAfter(repeats) => {
@@ -135,9 +208,15 @@ impl ProducerContext for SinkContext {
     type DeliveryOpaque = usize;
 
     fn delivery(&self, result: &DeliveryResult<'_>, sent_at_us: usize) {
+        let message = match result {
+            Ok(message) | Err((_, message)) => message,
+        };
+        let cost = buffer_cost(message.key().map_or(0, <[u8]>::len), message.payload_len());
+        self.stats.buffered_bytes.fetch_sub(cost, Ordering::Relaxed);
         match result {
             Ok(_) => {
                 self.stats.delivered.fetch_add(1, Ordering::Relaxed);
+                self.stats.delivered_at(Instant::now());
                 let now_us = self.epoch.elapsed().as_micros() as u64;
                 let latency = now_us.saturating_sub(sent_at_us as u64).max(1);
                 let _ = self
@@ -153,6 +232,8 @@ impl ProducerContext for SinkContext {
                     tracing::warn!(%error, "message delivery failed");
                 }
                 self.stats.record_error(error.to_string());
+                self.stats
+                    .record_fault(delivery_error_cause(error), error.to_string());
             }
         }
     }
@@ -164,6 +245,8 @@ pub struct KafkaSink {
     topic: String,
     stats: Arc<SinkStats>,
     epoch: Instant,
+    /// `bufferMemory`: what `buffered_bytes` may reach.
+    buffer_limit: u64,
 }
 
 /// Why the producer could not be created.
@@ -192,6 +275,7 @@ impl KafkaSink {
             topic: plan.topic.clone(),
             stats,
             epoch,
+            buffer_limit: plan.buffer_memory,
         })
     }
 
@@ -216,6 +300,15 @@ impl KafkaSink {
 impl MessageSink for KafkaSink {
     #[inline]
     fn try_send(&self, key: &[u8], payload: &[u8], timestamp_ms: i64) -> Delivery {
+        // Room is reserved first, so producer tasks sharing the sink never overshoot together;
+        // an empty buffer takes any message, however large.
+        let cost = buffer_cost(key.len(), payload.len());
+        let buffered = &self.stats.buffered_bytes;
+        let before = buffered.fetch_add(cost, Ordering::Relaxed);
+        if before > 0 && before + cost > self.buffer_limit {
+            buffered.fetch_sub(cost, Ordering::Relaxed);
+            return Delivery::QueueFull;
+        }
         let sent_at_us = self.epoch.elapsed().as_micros() as usize;
         let record = BaseRecord::with_opaque_to(&self.topic, sent_at_us)
             .key(key)
@@ -224,10 +317,14 @@ impl MessageSink for KafkaSink {
         match self.producer.send(record) {
             Ok(()) => Delivery::Accepted,
             Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                buffered.fetch_sub(cost, Ordering::Relaxed);
                 Delivery::QueueFull
             }
             Err((error, _)) => {
+                buffered.fetch_sub(cost, Ordering::Relaxed);
                 self.stats.record_error(error.to_string());
+                self.stats
+                    .record_fault(delivery_error_cause(&error), error.to_string());
                 Delivery::Rejected
             }
         }

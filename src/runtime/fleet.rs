@@ -243,11 +243,15 @@ impl Fleet {
     pub fn snapshot<S: MessageSink>(&self, sink: &S) -> Snapshot {
         let mut lag = Histogram::<u64>::new_with_bounds(1_000, 3_600_000_000_000, 2)
             .expect("static bounds are valid");
-        let (mut sent, mut dropped, mut rejected) = (0, 0, 0);
+        let (mut sent, mut dropped, mut rejected, mut skipped) = (0, 0, 0, 0);
+        let (mut behind_ns, mut blocked) = (0, false);
         for c in self.handles.iter().map(|h| &h.counters) {
             sent += c.sent.load(Ordering::Relaxed);
             dropped += c.dropped.load(Ordering::Relaxed);
             rejected += c.rejected.load(Ordering::Relaxed);
+            skipped += c.skipped.load(Ordering::Relaxed);
+            behind_ns = behind_ns.max(c.behind_ns.load(Ordering::Relaxed));
+            blocked |= c.blocked.load(Ordering::Relaxed);
             let _ = lag.add(&*c.lag_ns.lock().expect("lag lock is never poisoned"));
         }
         Snapshot {
@@ -256,6 +260,9 @@ impl Fleet {
             delivered: sink.delivered(),
             failed: sink.failed() + rejected,
             dropped,
+            skipped,
+            behind_ms: behind_ns as f64 / 1e6,
+            blocked,
             in_flight: sink.in_flight(),
             lag_p50_ms: lag.value_at_quantile(0.5) as f64 / 1e6,
             lag_p99_ms: lag.value_at_quantile(0.99) as f64 / 1e6,

@@ -2,6 +2,7 @@
 //! shared counters, and the periodic report. Imports neither `kube` nor `rdkafka`.
 
 mod fleet;
+pub mod health;
 mod rate;
 mod report;
 mod task;

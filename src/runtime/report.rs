@@ -15,6 +15,12 @@ pub struct Snapshot {
     pub failed: u64,
     /// Readings dropped by the overflow policy.
     pub dropped: u64,
+    /// Readings skipped for falling more than `maxLag` behind schedule.
+    pub skipped: u64,
+    /// How far the oldest reading not yet produced is behind its due time (the worst task), ms.
+    pub behind_ms: f64,
+    /// Some task waits for room in a full buffer.
+    pub blocked: bool,
     /// Messages handed over and not yet acknowledged.
     pub in_flight: u64,
     /// Median schedule lag so far, ms.

@@ -1,6 +1,6 @@
 //! One producer task: drives a [`DeviceWorker`] in real time and hands its readings to the sink.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,8 +17,11 @@ use crate::engine::worker::{DeviceWorker, PollOutcome};
 /// Readings produced between two yields to the scheduler: large enough to amortise the poll,
 /// small enough that the metrics endpoint and other tasks stay responsive.
 const BATCH: usize = 2048;
-/// How long a task blocked by a full producer queue waits before retrying.
+/// How long a task blocked by a full producer queue first waits before retrying; it doubles
+/// while the queue stays full, up to [`BLOCKED_BACKOFF_MAX`], so a long outage costs no CPU.
 const BLOCKED_BACKOFF: Duration = Duration::from_millis(1);
+/// The longest wait between two retries of a blocked task: how late, at most, it notices room.
+const BLOCKED_BACKOFF_MAX: Duration = Duration::from_millis(50);
 /// How long after the end of a bounded run a task keeps producing readings that were due before
 /// it. Below saturation that is all of them; a saturated run stops here instead of working off a
 /// backlog, so each device's stream simply ends a little earlier (truncated, never gapped).
@@ -37,6 +40,12 @@ pub struct TaskCounters {
     pub dropped: AtomicU64,
     /// Readings the sink refused outright.
     pub rejected: AtomicU64,
+    /// Readings skipped for falling more than `maxLag` behind.
+    pub skipped: AtomicU64,
+    /// How far the oldest reading not yet produced is behind its due time, ns.
+    pub behind_ns: AtomicU64,
+    /// The task waits for room in a full buffer (`overflow: block`).
+    pub blocked: AtomicBool,
     /// Devices the task currently owns.
     pub devices: AtomicU64,
     /// Schedule lag in nanoseconds.
@@ -49,6 +58,9 @@ impl Default for TaskCounters {
             sent: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
+            skipped: AtomicU64::new(0),
+            behind_ns: AtomicU64::new(0),
+            blocked: AtomicBool::new(false),
             devices: AtomicU64::new(0),
             lag_ns: Mutex::new(
                 Histogram::new_with_bounds(1_000, 3_600_000_000_000, 2)
@@ -231,6 +243,7 @@ pub async fn run_task<S: MessageSink>(mut worker: DeviceWorker, context: TaskCon
     // The latest time readings were produced up to: a hand-off cut is never before it.
     let mut last_poll_ns = 0u64;
     let stop_at_ns = worker.end_ns().saturating_add(END_GRACE.as_nanos() as u64);
+    let mut blocked_backoff = BLOCKED_BACKOFF;
     loop {
         if *shutdown.borrow() || (exit_when_done && clock.now_ns() >= stop_at_ns) {
             break;
@@ -270,6 +283,28 @@ pub async fn run_task<S: MessageSink>(mut worker: DeviceWorker, context: TaskCon
         let produced = counts.sent + counts.dropped + counts.rejected
             - (published.sent + published.dropped + published.rejected);
         counters
+            .skipped
+            .fetch_add(counts.skipped - published.skipped, Ordering::Relaxed);
+        let waiting = matches!(
+            outcome,
+            Some(PollOutcome::Blocked | PollOutcome::BudgetSpent) | None
+        );
+        counters.behind_ns.store(
+            if waiting {
+                worker.behind_ns(last_poll_ns)
+            } else {
+                0
+            },
+            Ordering::Relaxed,
+        );
+        let blocked = outcome == Some(PollOutcome::Blocked);
+        counters.blocked.store(blocked, Ordering::Relaxed);
+        blocked_backoff = if blocked {
+            (blocked_backoff * 2).min(BLOCKED_BACKOFF_MAX)
+        } else {
+            BLOCKED_BACKOFF
+        };
+        counters
             .sent
             .fetch_add(counts.sent - published.sent, Ordering::Relaxed);
         counters
@@ -294,7 +329,7 @@ pub async fn run_task<S: MessageSink>(mut worker: DeviceWorker, context: TaskCon
                 tokio::task::yield_now().await;
                 continue;
             }
-            Some(PollOutcome::Blocked) => BLOCKED_BACKOFF,
+            Some(PollOutcome::Blocked) => blocked_backoff,
             Some(PollOutcome::IdleUntil(_)) if exit_when_done && worker.finished() => break,
             Some(PollOutcome::IdleUntil(u64::MAX)) => IDLE_CHECK,
             Some(PollOutcome::IdleUntil(t)) => clock

@@ -3,6 +3,7 @@
 
 use crate::config::ConfigError;
 use crate::kafka::SinkError;
+use crate::runtime::health::Cause;
 
 /// Why a worker cannot run its shard (it keeps watching, and tries again on the next change
 /// or report tick).
@@ -44,6 +45,17 @@ impl WorkerError {
             Self::NoBootstrapServers => "no_bootstrap_servers",
             Self::Producer(_) => "producer_config",
             Self::Unreachable { .. } => "kafka_unreachable",
+        }
+    }
+
+    /// The cause the shard's problem reports.
+    pub fn cause(&self) -> Cause {
+        match self {
+            Self::Producer(_) => Cause::ProducerConfigInvalid,
+            Self::Unreachable { .. } => Cause::KafkaUnreachable,
+            Self::InvalidSpec(_) | Self::BadEpoch { .. } | Self::NoBootstrapServers => {
+                Cause::WorkerFailed
+            }
         }
     }
 }

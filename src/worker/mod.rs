@@ -25,8 +25,12 @@ use kube::api::Api;
 use kube::runtime::{WatchStreamExt, watcher};
 use tokio::sync::watch;
 
-use crate::crd::{DeviceSimulation, ShardStatus};
+use k8s_openapi::jiff::Timestamp;
+
+use crate::crd::timestamps::format_time;
+use crate::crd::{DeviceSimulation, ShardProblem, ShardStatus};
 use crate::metrics::Metrics;
+use crate::runtime::health::Problem;
 use crate::runtime::{Report, unix_now_ms};
 use crate::shutdown::Shutdown;
 use desired::{Desired, desired, needs_restart};
@@ -91,6 +95,7 @@ pub async fn run(client: Client, config: WorkerConfig, shutdown: Shutdown) -> an
         producer: None,
         reported_count: 0,
         last_error: None,
+        failure: None,
         metrics,
         last_failed: 0,
         stopped: false,
@@ -134,6 +139,20 @@ pub async fn run(client: Client, config: WorkerConfig, shutdown: Shutdown) -> an
     Ok(())
 }
 
+/// A problem as the shard's status entry shows it. `since` is converted from the monotonic
+/// clock by its age, so it is right to the report period.
+fn shard_problem(problem: &Problem) -> ShardProblem {
+    let age = problem.since.elapsed();
+    let since = Timestamp::now()
+        .checked_sub(k8s_openapi::jiff::SignedDuration::try_from(age).unwrap_or_default())
+        .unwrap_or_else(|_| Timestamp::now());
+    ShardProblem {
+        reason: problem.cause.reason().to_owned(),
+        message: problem.message.clone(),
+        since: Some(format_time(since)),
+    }
+}
+
 /// Keeps the latest version of the simulation in a watch channel.
 fn watch_simulation(api: Api<DeviceSimulation>, name: &str) -> Latest {
     let (latest_tx, latest) = watch::channel(None);
@@ -161,6 +180,8 @@ struct Worker {
     /// The shard count reported in the status.
     reported_count: u32,
     last_error: Option<String>,
+    /// Why the shard cannot run, while it cannot; reported as its problem.
+    failure: Option<ShardProblem>,
     metrics: Arc<Metrics>,
     last_failed: u64,
     /// Set for the last report, after the producer has been flushed.
@@ -206,6 +227,16 @@ impl Worker {
     /// simulation's conditions say so within seconds rather than at the next report tick.
     async fn fail(&mut self, error: WorkerError) {
         tracing::warn!(%error, category = error.category(), "cannot run the shard");
+        let reason = error.cause().reason();
+        let since = match &self.failure {
+            Some(f) if f.reason == reason => f.since.clone(),
+            _ => Some(format_time(Timestamp::now())),
+        };
+        self.failure = Some(ShardProblem {
+            reason: reason.to_owned(),
+            message: error.to_string(),
+            since,
+        });
         self.last_error = Some(error.to_string());
         self.report().await;
     }
@@ -336,6 +367,7 @@ impl Worker {
         let producer = Producer::start(want, self.index, shards, &client_id).await?;
         self.metrics.set_ready(true);
         self.last_error = None;
+        self.failure = None;
         self.producer = Some(producer);
         Ok(())
     }
@@ -359,12 +391,16 @@ impl Worker {
             .as_ref()
             .map(|p| p.fleet.snapshot(p.sink.as_ref()));
         let mut last_error = self.last_error.clone();
-        if let (Some(p), Some(s)) = (&self.producer, snapshot) {
+        let mut problem = self.failure.clone();
+        if let (Some(p), Some(s)) = (&mut self.producer, snapshot) {
             // Kafka errors count while deliveries keep failing, not forever.
             if s.failed > self.last_failed {
                 last_error = last_error.or_else(|| p.sink.stats().last_error());
             }
             self.last_failed = s.failed;
+            let faults = p.sink.stats().faults();
+            let observed = p.health.observe(&p.sink.stats().observation(&s, &faults));
+            problem = problem.or_else(|| observed.map(shard_problem));
             let before = self.previous.unwrap_or(s);
             self.metrics
                 .record(&Report::between(&before, s), p.sink.stats());
@@ -375,6 +411,13 @@ impl Worker {
             devices: self.producer.as_ref().map_or(0, |p| p.fleet.devices()),
             snapshot,
             last_error,
+            problem,
+            buffered_bytes: self.producer.as_ref().map_or(0, |p| {
+                p.sink
+                    .stats()
+                    .buffered_bytes
+                    .load(std::sync::atomic::Ordering::Relaxed)
+            }),
             stopped: self.stopped,
             previous_shard_count: self.previous_count,
             // Full nanosecond precision: the hand-off is exact to the reading.

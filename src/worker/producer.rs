@@ -8,6 +8,7 @@ use super::desired::Desired;
 use super::error::WorkerError;
 use crate::config::ValidatedSimulation;
 use crate::kafka::KafkaSink;
+use crate::runtime::health::Health;
 use crate::runtime::{Fleet, FleetConfig, MessageSink, Snapshot, unix_now_ms};
 
 /// How long a new producer waits for a broker to answer before the worker reports Kafka as
@@ -29,6 +30,8 @@ pub struct Producer {
     pub t0_ms: i64,
     /// The shard count it runs under now; 0 until its first take-over.
     pub shards: u32,
+    /// Whether Kafka takes what it produces, judged at every report.
+    pub health: Health,
 }
 
 impl Producer {
@@ -82,20 +85,30 @@ impl Producer {
         Ok(Self {
             fleet,
             sink,
+            health: Health::new(&brokers, kafka.buffer_memory),
             running,
             t0_ms: desired.t0_ms,
             shards: 0,
         })
     }
 
-    /// Stops the producer tasks, flushes what is queued, and returns the final figures.
+    /// Stops the producer tasks, flushes what is queued, and returns the final figures. What
+    /// Kafka has not acknowledged by the flush deadline is lost with the producer: it is
+    /// counted as failed, so the totals still add up.
     pub async fn stop(mut self) -> Snapshot {
         self.fleet.stop();
         self.fleet.join().await;
         let sink = Arc::clone(&self.sink);
         if let Ok(Err(e)) = tokio::task::spawn_blocking(move || sink.flush(FLUSH_TIMEOUT)).await {
-            tracing::warn!(error = %e, "the producer did not deliver everything before stopping");
+            tracing::warn!(
+                error = %e,
+                lost = e.in_flight,
+                "the producer stopped before Kafka acknowledged everything: counted as failed"
+            );
         }
-        self.fleet.snapshot(self.sink.as_ref())
+        let mut last = self.fleet.snapshot(self.sink.as_ref());
+        last.failed += last.in_flight;
+        last.in_flight = 0;
+        last
     }
 }

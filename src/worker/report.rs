@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::throughput::DeliveredRate;
 use crate::crd::timestamps::format_time;
-use crate::crd::{DeviceSimulation, GROUP, ShardStatus, Totals, VERSION};
+use crate::crd::{DeviceSimulation, GROUP, ShardProblem, ShardStatus, Totals, VERSION};
 use crate::runtime::Snapshot;
 
 /// Writes one shard's figures, carrying totals across producer restarts.
@@ -38,6 +38,10 @@ pub struct ShardState {
     pub snapshot: Option<Snapshot>,
     /// Error to show, if any.
     pub last_error: Option<String>,
+    /// Why the shard is not healthy, if it is not.
+    pub problem: Option<ShardProblem>,
+    /// Bytes waiting for Kafka's acknowledgement.
+    pub buffered_bytes: u64,
     /// This is the worker's last report.
     pub stopped: bool,
     /// When the worker last let go of devices (RFC 3339).
@@ -72,6 +76,7 @@ impl ShardReporter {
         self.baseline.messages_delivered += snapshot.delivered;
         self.baseline.messages_failed += snapshot.failed;
         self.baseline.messages_dropped += snapshot.dropped;
+        self.baseline.messages_skipped += snapshot.skipped;
     }
 
     /// The entry for `state`.
@@ -90,9 +95,13 @@ impl ShardReporter {
                 messages_delivered: delivered,
                 messages_failed: self.baseline.messages_failed + s.map_or(0, |s| s.failed),
                 messages_dropped: self.baseline.messages_dropped + s.map_or(0, |s| s.dropped),
+                messages_skipped: self.baseline.messages_skipped + s.map_or(0, |s| s.skipped),
             },
             messages_per_second: (rate * 10.0).round() / 10.0,
             schedule_lag_p99_ms: s.map_or(0.0, |s| (s.lag_p99_ms * 100.0).round() / 100.0),
+            behind_schedule_ms: s.map_or(0.0, |s| s.behind_ms.round()),
+            buffered_bytes: state.buffered_bytes,
+            problem: state.problem.clone(),
             handoff_timeouts: self.handoff_timeouts,
             last_error: state.last_error.clone(),
             stopped: state.stopped,

@@ -46,6 +46,7 @@ impl BrokerProcess {
             ])
             .arg(&address_file)
             .stdout(std::process::Stdio::null())
+            .stdin(std::process::Stdio::piped())
             .spawn()
             .expect("start devsim broker");
         let mut broker = Self {
@@ -62,6 +63,19 @@ impl BrokerProcess {
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
         panic!("devsim broker did not write its address within 30 s");
+    }
+
+    /// Takes every broker down (an outage: connections closed, new ones refused, data kept) or
+    /// brings them back, through the process's standard input.
+    pub fn set_brokers_up(&mut self, up: bool) {
+        use std::io::Write;
+        let stdin = self
+            .child
+            .stdin
+            .as_mut()
+            .expect("the broker's stdin is piped");
+        writeln!(stdin, "{}", if up { "up" } else { "down" }).expect("order the broker");
+        stdin.flush().expect("order the broker");
     }
 
     /// The broker process's ID (to freeze it with SIGSTOP, say).

@@ -137,7 +137,7 @@ pub async fn kafka_unreachable_from_the_start(e: &mut E2e) {
             let s = status(sims, "nokafka").await;
             let d = s.conditions.iter().find(|c| c.type_ == "Degraded")?;
             (d.status == "True"
-                && d.reason == "KafkaErrors"
+                && d.reason == "KafkaUnreachable"
                 && d.message.contains("127.0.0.1:1")
                 && s.phase == Some(Phase::Pending))
             .then(|| d.message.clone())

@@ -3,6 +3,7 @@
 use super::Validator;
 use crate::crd::DeviceSimulationSpec;
 use crate::crd::bounds;
+use crate::crd::quantity::parse_quantity;
 use crate::engine::plan::KafkaPlan;
 
 impl Validator {
@@ -43,6 +44,7 @@ impl Validator {
         if let Some(batch) = k.batch_size {
             self.range("spec.kafka.batchSize", batch, bounds::BATCH_SIZE);
         }
+        let buffer_memory = self.buffer_memory(&k.buffer_memory);
         if k.idempotence && k.acks != crate::crd::Acks::All {
             self.fail(
                 "spec.kafka.idempotence",
@@ -65,7 +67,32 @@ impl Validator {
             linger,
             batch_size: k.batch_size,
             partitioner: k.partitioner.as_str(),
+            buffer_memory,
             properties: k.properties.clone(),
         }
+    }
+}
+
+impl Validator {
+    /// `spec.kafka.bufferMemory` in bytes: a whole number of bytes within bounds.
+    fn buffer_memory(&mut self, text: &str) -> u64 {
+        const FIELD: &str = "spec.kafka.bufferMemory";
+        let limits = format!(
+            "{} MiB to {} GiB",
+            bounds::BUFFER_MEMORY.min >> 20,
+            bounds::BUFFER_MEMORY.max >> 30
+        );
+        match parse_quantity(text) {
+            Err(e) => self.fail(FIELD, format!("{e}; allowed: {limits}")),
+            Ok(bytes) if bytes.fract() != 0.0 => self.fail(
+                FIELD,
+                format!("must be a whole number of bytes (for example \"32Mi\"), got {text:?}"),
+            ),
+            Ok(bytes) if !bounds::BUFFER_MEMORY.contains(&(bytes as u64)) || bytes < 0.0 => {
+                self.fail(FIELD, format!("must be {limits}, got {text:?}"));
+            }
+            Ok(bytes) => return bytes as u64,
+        }
+        bounds::BUFFER_MEMORY.min
     }
 }

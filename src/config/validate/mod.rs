@@ -180,6 +180,10 @@ impl Validator {
                 ),
             );
         }
+        let max_lag = s
+            .max_lag
+            .as_ref()
+            .map(|d| self.duration("spec.maxLag", d, bounds::MAX_LAG));
         let duration = s
             .duration
             .as_ref()
@@ -219,6 +223,7 @@ impl Validator {
                     OverflowPolicy::Block => plan::Overflow::Block,
                     OverflowPolicy::Drop => plan::Overflow::Drop,
                 },
+                max_lag,
                 max_messages_per_second: s.max_messages_per_second,
                 replicas: s.replicas,
                 workers_per_replica: s.workers_per_replica,

@@ -1,8 +1,12 @@
 //! The three conditions of a simulation (Ready, Progressing, Degraded) and their transition
 //! times, which move only when a condition's status does.
 
+use std::borrow::Cow;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::{Timestamp, Unit};
+
+use super::totals::ShardIssue;
 
 /// What a condition should say: its status, a PascalCase reason and a message for people.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -10,36 +14,52 @@ pub struct Verdict {
     /// True or False.
     pub status: bool,
     /// PascalCase reason.
-    pub reason: &'static str,
+    pub reason: Cow<'static, str>,
     /// Human-readable message.
     pub message: String,
 }
 
 impl Verdict {
     /// A condition that holds.
-    pub fn yes(reason: &'static str, message: impl Into<String>) -> Self {
+    pub fn yes(reason: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
         Self {
             status: true,
-            reason,
+            reason: reason.into(),
             message: message.into(),
         }
     }
 
     /// A condition that does not hold.
-    pub fn no(reason: &'static str, message: impl Into<String>) -> Self {
+    pub fn no(reason: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
         Self {
             status: false,
-            reason,
+            reason: reason.into(),
             message: message.into(),
         }
     }
 }
 
-/// The Degraded condition: Kafka errors reported by fresh shards, or fewer ready workers than a
-/// running simulation wants.
-pub fn degraded(errors: &[String], running: bool, ready_replicas: u32, replicas: u32) -> Verdict {
-    if !errors.is_empty() {
-        Verdict::yes("KafkaErrors", errors.join("; "))
+/// The Degraded condition: the problems fresh shards report (the most severe cause is the
+/// reason; every shard's message is listed), or fewer ready workers than a running simulation
+/// wants. Each worker keeps its problem until the cause has been gone a while, so this does not
+/// flap while an outage lasts.
+pub fn degraded(
+    problems: &[ShardIssue],
+    running: bool,
+    ready_replicas: u32,
+    replicas: u32,
+) -> Verdict {
+    // Known causes by severity; an unknown reason (a newer worker's) after them.
+    let worst = problems
+        .iter()
+        .min_by_key(|p| p.cause.map_or(usize::MAX, |c| c as usize));
+    if let Some(worst) = worst {
+        let message = problems
+            .iter()
+            .map(|p| format!("shard {}: {}", p.shard, p.message))
+            .collect::<Vec<_>>()
+            .join("; ");
+        Verdict::yes(worst.reason.clone(), message)
     } else if running && ready_replicas < replicas {
         Verdict::yes(
             "ReplicasUnavailable",
@@ -74,7 +94,7 @@ pub fn condition(
     Condition {
         type_: type_.to_owned(),
         status,
-        reason: verdict.reason.to_owned(),
+        reason: verdict.reason.into_owned(),
         message: verdict.message,
         observed_generation: generation,
         last_transition_time,
@@ -84,6 +104,7 @@ pub fn condition(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::health::Cause;
 
     fn at(text: &str) -> Timestamp {
         text.parse().expect("time")
@@ -127,15 +148,35 @@ mod tests {
     }
 
     #[test]
-    fn kafka_errors_come_before_missing_workers_in_degraded() {
-        let errors = vec![
-            "shard 0: broker down".to_owned(),
-            "shard 1: timed out".to_owned(),
+    fn the_most_severe_shard_problem_comes_before_missing_workers_in_degraded() {
+        let issue = |shard, cause: Cause, message: &str| ShardIssue {
+            shard,
+            cause: Some(cause),
+            reason: cause.reason().into(),
+            message: message.into(),
+        };
+        let problems = vec![
+            issue(0, Cause::CatchingUp, "12 s behind"),
+            issue(1, Cause::KafkaUnreachable, "cannot reach Kafka at k:9092"),
         ];
         assert_eq!(
-            degraded(&errors, true, 1, 2),
-            Verdict::yes("KafkaErrors", "shard 0: broker down; shard 1: timed out")
+            degraded(&problems, true, 1, 2),
+            Verdict::yes(
+                "KafkaUnreachable",
+                "shard 0: 12 s behind; shard 1: cannot reach Kafka at k:9092"
+            )
         );
+        let unknown = ShardIssue {
+            cause: None,
+            reason: "SomethingNew".into(),
+            ..issue(2, Cause::CatchingUp, "news")
+        };
+        assert_eq!(
+            degraded(&[unknown.clone(), problems[0].clone()], true, 2, 2).reason,
+            "CatchingUp",
+            "known causes rank first"
+        );
+        assert_eq!(degraded(&[unknown], true, 2, 2).reason, "SomethingNew");
         assert_eq!(
             degraded(&[], true, 1, 2),
             Verdict::yes("ReplicasUnavailable", "1 of 2 workers ready")

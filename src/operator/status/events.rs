@@ -5,6 +5,7 @@ use super::conditions::{Verdict, find};
 use super::phase::PhaseOutcome;
 use super::{Observed, Severity, Transition};
 use crate::crd::{DeviceSimulation, DeviceSimulationStatus, Phase};
+use crate::runtime::health::Cause;
 
 /// The events that moving from `previous` to `outcome` (and `degraded`) calls for.
 pub fn transitions(
@@ -44,12 +45,37 @@ pub fn transitions(
     {
         events.push(normal("Scaled", format!("shards {before} -> {replicas}")));
     }
-    let was_degraded_by_kafka = find(&previous.conditions, "Degraded")
-        .is_some_and(|c| c.status == "True" && c.reason == "KafkaErrors");
-    if degraded.status && degraded.reason == "KafkaErrors" && !was_degraded_by_kafka {
-        events.push(warning("KafkaUnreachable", degraded.message.clone()));
-    }
+    events.extend(shard_problem_event(previous, degraded));
     events
+}
+
+/// An event when the shards' problem changes cause (one per distinct cause, carrying its
+/// message), and a `Recovered` event when the last problem clears.
+fn shard_problem_event(
+    previous: &DeviceSimulationStatus,
+    degraded: &Verdict,
+) -> Option<Transition> {
+    let before = find(&previous.conditions, "Degraded")
+        .filter(|c| c.status == "True")
+        .and_then(|c| Cause::from_reason(&c.reason));
+    let now = degraded
+        .status
+        .then(|| Cause::from_reason(&degraded.reason))
+        .flatten();
+    match (before, now) {
+        (_, Some(cause)) if before != Some(cause) => Some(match cause {
+            Cause::CatchingUp => normal(cause.reason(), degraded.message.clone()),
+            _ => warning(cause.reason(), degraded.message.clone()),
+        }),
+        (Some(cause), None) if !degraded.status => Some(normal(
+            "Recovered",
+            format!(
+                "no shard reports a problem any more (was {})",
+                cause.reason()
+            ),
+        )),
+        _ => None,
+    }
 }
 
 fn normal(reason: &'static str, note: impl Into<String>) -> Transition {
@@ -210,25 +236,58 @@ mod tests {
     }
 
     #[test]
-    fn kafka_errors_raise_one_warning_until_they_clear() {
+    fn each_distinct_shard_problem_is_one_event_and_its_end_is_another() {
         let sim = sim("", None);
-        let errors = Verdict::yes("KafkaErrors", "shard 0: broker down");
         let running = outcome(Phase::Running, 2, Verdict::yes("AllShardsReady", ""));
-        let was_healthy = previous(
-            Some(Phase::Running),
-            Verdict::yes("AllShardsReady", ""),
-            healthy(),
+        let was = |degraded: Verdict| {
+            previous(
+                Some(Phase::Running),
+                Verdict::yes("AllShardsReady", ""),
+                degraded,
+            )
+        };
+        let unreachable = Verdict::yes(
+            "KafkaUnreachable",
+            "shard 0: cannot reach Kafka at k:9092: Connection refused",
         );
-        let first = transitions(&sim, &was_healthy, &running, &errors, &ready(2), 0);
+        let first = transitions(&sim, &was(healthy()), &running, &unreachable, &ready(2), 0);
         assert_eq!(
-            (reasons(&first), first[0].severity),
-            (vec!["KafkaUnreachable"], Severity::Warning)
+            (reasons(&first), first[0].severity, first[0].note.as_str()),
+            (
+                vec!["KafkaUnreachable"],
+                Severity::Warning,
+                "shard 0: cannot reach Kafka at k:9092: Connection refused"
+            )
         );
-        let was_degraded = previous(
-            Some(Phase::Running),
-            Verdict::yes("AllShardsReady", ""),
-            errors.clone(),
+        // The same cause again, even with a new message: no new event.
+        let still = Verdict::yes("KafkaUnreachable", "shard 0: no acknowledgement for 60 s");
+        assert!(
+            transitions(
+                &sim,
+                &was(unreachable.clone()),
+                &running,
+                &still,
+                &ready(2),
+                0
+            )
+            .is_empty()
         );
-        assert!(transitions(&sim, &was_degraded, &running, &errors, &ready(2), 0).is_empty());
+        // A new cause: its own event; catching up is normal news.
+        let catching_up = Verdict::yes("CatchingUp", "shard 0: 40.0 s behind schedule");
+        let next = transitions(&sim, &was(still), &running, &catching_up, &ready(2), 0);
+        assert_eq!(
+            (reasons(&next), next[0].severity),
+            (vec!["CatchingUp"], Severity::Normal)
+        );
+        let recovered = transitions(&sim, &was(catching_up), &running, &healthy(), &ready(2), 0);
+        assert_eq!(reasons(&recovered), ["Recovered"]);
+        assert!(
+            recovered[0].note.contains("CatchingUp"),
+            "{}",
+            recovered[0].note
+        );
+        // Missing workers are not a shard problem: no Recovered when they come back.
+        let missing = Verdict::yes("ReplicasUnavailable", "1 of 2 workers ready");
+        assert!(transitions(&sim, &was(missing), &running, &healthy(), &ready(2), 0).is_empty());
     }
 }

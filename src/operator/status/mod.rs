@@ -100,7 +100,7 @@ pub fn decide(
         now,
     );
     let degraded = degraded(
-        &fold.errors,
+        &fold.problems,
         running,
         observed.sts_ready_replicas,
         outcome.replicas,

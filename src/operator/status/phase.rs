@@ -229,7 +229,7 @@ mod tests {
             &Observed::default(),
         );
         assert_eq!(
-            (p.phase, p.replicas, p.ready.reason),
+            (p.phase, p.replicas, p.ready.reason.as_ref()),
             (Phase::Pending, 0, "NoReplicas")
         );
     }

@@ -115,7 +115,11 @@ fn paused_keeps_the_totals_and_the_rate_stops_counting() {
 fn a_pending_simulation_whose_worker_cannot_reach_kafka_is_degraded_at_once() {
     let mut status = decide_now(&sim("", None), &Observed::default()).status;
     let mut failing = shard(0, 0, false);
-    failing.last_error = Some("Kafka at 127.0.0.1:1 is unreachable: all brokers down".into());
+    failing.problem = Some(crate::crd::ShardProblem {
+        reason: "KafkaUnreachable".into(),
+        message: "Kafka at 127.0.0.1:1 is unreachable: all brokers down".into(),
+        since: None,
+    });
     status.shards = vec![failing];
     let not_ready = Observed {
         sts_spec_replicas: Some(2),
@@ -127,7 +131,7 @@ fn a_pending_simulation_whose_worker_cannot_reach_kafka_is_degraded_at_once() {
     let degraded = condition(&d, "Degraded");
     assert_eq!(
         (degraded.status.as_str(), degraded.reason.as_str()),
-        ("True", "KafkaErrors")
+        ("True", "KafkaUnreachable")
     );
     assert!(
         degraded

@@ -9,6 +9,7 @@ use k8s_openapi::jiff::Timestamp;
 use super::signed;
 use crate::crd::timestamps::parse_time;
 use crate::crd::{ShardStatus, Totals};
+use crate::runtime::health::Cause;
 
 /// A shard's figures older than this no longer count towards the message rate.
 pub const RATE_FRESHNESS: Duration = Duration::from_secs(30);
@@ -27,8 +28,21 @@ pub struct ShardFold {
     pub retired_after_prune: Totals,
     /// Messages per second of the fresh entries, to one decimal.
     pub messages_per_second: f64,
-    /// `shard N: error` for every fresh entry that reports an error.
-    pub errors: Vec<String>,
+    /// The problem of every fresh entry that reports one, in shard order.
+    pub problems: Vec<ShardIssue>,
+}
+
+/// One shard's problem, as the Degraded condition reports it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ShardIssue {
+    /// The shard's index.
+    pub shard: u32,
+    /// Its cause; `None` for a reason this operator does not know (a newer worker's).
+    pub cause: Option<Cause>,
+    /// The reason as reported.
+    pub reason: String,
+    /// What the worker says.
+    pub message: String,
 }
 
 /// Sums `shards` onto `retired`. Entries at or beyond `keep_below` whose worker has stopped or
@@ -56,8 +70,13 @@ pub fn fold_shards(
         }
         if counting && updated_within(shard, now, RATE_FRESHNESS) {
             rate += shard.messages_per_second;
-            if let Some(e) = &shard.last_error {
-                fold.errors.push(format!("shard {}: {e}", shard.index));
+            if let Some(p) = &shard.problem {
+                fold.problems.push(ShardIssue {
+                    shard: shard.index,
+                    cause: Cause::from_reason(&p.reason),
+                    reason: p.reason.clone(),
+                    message: p.message.clone(),
+                });
             }
         }
     }
@@ -152,14 +171,29 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn stale_figures_and_errors_do_not_count_towards_rate_and_errors() {
+    fn stale_figures_and_problems_do_not_count_towards_rate_and_problems() {
+        let problem = |reason: &str, message: &str| {
+            Some(crate::crd::ShardProblem {
+                reason: reason.into(),
+                message: message.into(),
+                since: None,
+            })
+        };
         let mut stale = shard(0, 100, false, "2026-11-25T11:59:00Z");
-        stale.last_error = Some("broker down".into());
+        stale.problem = problem("KafkaUnreachable", "broker down");
         let mut fresh = shard(1, 100, false, "2026-11-25T11:59:59Z");
-        fresh.last_error = Some("timed out".into());
+        fresh.problem = problem("DeliveriesFailing", "timed out");
         let f = fold(&[stale, fresh], 2);
         assert_eq!(f.messages_per_second, 50.0);
-        assert_eq!(f.errors, vec!["shard 1: timed out".to_owned()]);
+        assert_eq!(
+            f.problems,
+            vec![ShardIssue {
+                shard: 1,
+                cause: Some(Cause::DeliveriesFailing),
+                reason: "DeliveriesFailing".into(),
+                message: "timed out".into(),
+            }]
+        );
     }
 
     #[test]
