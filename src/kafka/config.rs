@@ -42,7 +42,10 @@ pub fn producer_config(plan: &KafkaPlan, bootstrap_servers: &str, client_id: &st
         )
         // A message waits for Kafka as long as it takes: under `overflow: block` nothing may
         // be lost to a timeout, and under `drop` only what overflows the buffer is dropped.
-        .set("message.timeout.ms", "0");
+        .set("message.timeout.ms", "0")
+        // Back within 2 s of Kafka's return, not librdkafka's 10 s: a partition whose leader is
+        // still waiting to reconnect holds its messages, and the buffer with them.
+        .set("reconnect.backoff.max.ms", "2000");
     if let Some(batch) = plan.batch_size {
         config.set("batch.size", batch.to_string());
     }
@@ -102,6 +105,7 @@ mod tests {
             ("queue.buffering.max.kbytes", "32768"),
             ("queue.buffering.max.messages", "131072"),
             ("message.timeout.ms", "0"),
+            ("reconnect.backoff.max.ms", "2000"),
         ] {
             assert_eq!(config.get(key), Some(value), "{key}");
         }
