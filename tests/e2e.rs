@@ -84,6 +84,11 @@ async fn operator_end_to_end() {
             kafka_unreachable_from_the_start
         ),
         phase!(
+            "kafka-outage-mid-run",
+            ["operators-and-lease"],
+            kafka_outage_mid_run
+        ),
+        phase!(
             "verify-whole-run-and-events",
             ["apply-and-run"],
             verify_whole_run_and_events

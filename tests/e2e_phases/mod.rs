@@ -1,6 +1,7 @@
 //! The phases of the end-to-end run (see `tests/e2e.rs`), and what they share.
 
 mod checks;
+mod outage;
 mod running;
 mod setup;
 
@@ -8,6 +9,7 @@ pub use checks::{
     delete_collects_garbage, invalid_spec, kafka_unreachable_from_the_start,
     verify_whole_run_and_events,
 };
+pub use outage::kafka_outage_mid_run;
 pub use running::{
     operator_failover, pause_resume_interval, scale_with_exact_handoff, worker_crash,
 };
