@@ -26,6 +26,9 @@ pub struct Metrics {
     delivered: IntCounter,
     failed: IntCounter,
     dropped: IntCounter,
+    skipped: IntCounter,
+    buffered: IntGauge,
+    behind: Gauge,
     rate: Gauge,
     in_flight: IntGauge,
     queued: IntGauge,
@@ -78,7 +81,7 @@ impl Metrics {
         };
         let rate = Gauge::new(
             "devsim_messages_per_second",
-            "Messages sent per second over the last report period",
+            "Messages delivered (acknowledged by Kafka) per second over the last report period",
         )
         .expect("metric names are valid");
         registry
@@ -101,6 +104,25 @@ impl Metrics {
                 "devsim_messages_dropped_total",
                 "Readings dropped by the drop overflow policy",
             ),
+            skipped: counter(
+                "devsim_messages_skipped_total",
+                "Readings skipped for falling more than spec.maxLag behind schedule",
+            ),
+            buffered: int_gauge(
+                "devsim_buffered_bytes",
+                "Bytes of messages awaiting Kafka's acknowledgement (bounded by spec.kafka.bufferMemory)",
+            ),
+            behind: {
+                let g = Gauge::new(
+                    "devsim_schedule_behind_seconds",
+                    "How far the oldest reading not yet produced is behind its due time",
+                )
+                .expect("metric names are valid");
+                registry
+                    .register(Box::new(g.clone()))
+                    .expect("metric names are unique");
+                g
+            },
             in_flight: int_gauge(
                 "devsim_messages_in_flight",
                 "Messages handed over but not yet acknowledged",
@@ -139,7 +161,11 @@ impl Metrics {
         catch_up(&self.delivered, now.delivered);
         catch_up(&self.failed, now.failed);
         catch_up(&self.dropped, now.dropped);
-        self.rate.set(report.sent_per_second);
+        catch_up(&self.skipped, now.skipped);
+        self.rate.set(report.delivered_per_second);
+        self.buffered
+            .set(sink.buffered_bytes.load(Ordering::Relaxed) as i64);
+        self.behind.set(now.behind_ms / 1e3);
         self.in_flight.set(now.in_flight as i64);
         self.queued.set(sink.queued.load(Ordering::Relaxed) as i64);
         self.tx_bytes

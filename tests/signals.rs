@@ -26,7 +26,7 @@ fn running(brokers: Option<&str>) -> (Child, BufReader<std::process::ChildStdout
         .expect("start devsim run");
     let mut out = BufReader::new(child.stdout.take().expect("stdout"));
     let mut line = String::new();
-    while out.read_line(&mut line).expect("read") > 0 && !line.contains("msg/s  sent") {
+    while out.read_line(&mut line).expect("read") > 0 && !line.contains("msg/s (sent") {
         line.clear();
     }
     assert!(

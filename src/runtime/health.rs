@@ -206,6 +206,23 @@ impl Health {
     /// The most severe cause this observation shows, with its message.
     fn causes(&self, o: &Observation<'_>, previous: &Previous) -> Option<(Cause, String)> {
         let mut found: Vec<(Cause, String)> = Vec::new();
+        // First, so that it wins over a bare delivery fault of the same cause: it has the rate.
+        if o.failed > previous.failed {
+            let secs = o.at.saturating_duration_since(previous.at).as_secs_f64();
+            let failed = o.failed - previous.failed;
+            let last = o
+                .faults
+                .iter()
+                .find(|f| f.cause == Cause::DeliveriesFailing)
+                .map_or(String::new(), |f| format!(": {}", f.message));
+            found.push((
+                Cause::DeliveriesFailing,
+                format!(
+                    "{failed} deliveries failed in the last {secs:.0} s ({:.1}/s){last}",
+                    failed as f64 / secs.max(1.0)
+                ),
+            ));
+        }
         for fault in o.faults {
             // A delivery after the fault shows it is over.
             if o.last_delivery.is_none_or(|d| d < fault.at) {
@@ -232,22 +249,6 @@ impl Health {
                     self.brokers,
                     stalled.as_secs_f64(),
                     o.in_flight
-                ),
-            ));
-        }
-        if o.failed > previous.failed {
-            let secs = o.at.saturating_duration_since(previous.at).as_secs_f64();
-            let failed = o.failed - previous.failed;
-            let last = o
-                .faults
-                .iter()
-                .find(|f| f.cause == Cause::DeliveriesFailing)
-                .map_or(String::new(), |f| format!(": {}", f.message));
-            found.push((
-                Cause::DeliveriesFailing,
-                format!(
-                    "{failed} deliveries failed in the last {secs:.0} s ({:.1}/s){last}",
-                    failed as f64 / secs.max(1.0)
                 ),
             ));
         }
