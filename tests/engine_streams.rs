@@ -299,3 +299,124 @@ fn live_resharding_inside_one_worker_keeps_every_sequence_exactly_once() {
         assert!(seqs.len() >= 145, "{id}: {} readings", seqs.len());
     }
 }
+
+/// Polls `worker` at `now` until it has nothing more due, `send` deciding each reading's fate;
+/// returns the outcome of the last poll and what was accepted.
+fn poll_all(
+    worker: &mut DeviceWorker,
+    now: u64,
+    budget: usize,
+    mut send: impl FnMut(&devsim::engine::reading::Reading<'_>) -> Delivery,
+) -> PollOutcome {
+    loop {
+        let outcome = worker.poll(now, budget, &mut send);
+        if outcome != PollOutcome::BudgetSpent {
+            return outcome;
+        }
+    }
+}
+
+/// A queue full for 10 s under `block`: the schedule falls behind by the outage and says so,
+/// catches up with every reading once the queue takes them, and nothing is skipped.
+#[test]
+fn blocked_readings_wait_and_the_lag_is_reported_until_caught_up() {
+    let p = Arc::new(plan("seed: 3"));
+    let mut worker = all_devices(&p, 0);
+    let mut seen = BTreeMap::new();
+    let mut accept = |r: &devsim::engine::reading::Reading<'_>| {
+        assert!(
+            seen.insert((r.device_id.to_owned(), r.seq), ()).is_none(),
+            "produced twice"
+        );
+        Delivery::Accepted
+    };
+    for now in poll_times(0, SEC) {
+        poll_all(&mut worker, now, usize::MAX, &mut accept);
+    }
+    let mut last = None;
+    for now in poll_times(SEC, 11 * SEC) {
+        last = Some(worker.poll(now, usize::MAX, |_| Delivery::QueueFull));
+    }
+    assert_eq!(last, Some(PollOutcome::Blocked));
+    let behind = worker.behind_ns(11 * SEC);
+    assert!(
+        (9 * SEC..=10 * SEC).contains(&behind),
+        "behind {behind} ns after 10 s blocked"
+    );
+    // Catching up a batch at a time: still behind, by less, while it lasts.
+    assert_eq!(
+        worker.poll(11 * SEC, 1_000, &mut accept),
+        PollOutcome::BudgetSpent
+    );
+    let catching_up = worker.behind_ns(11 * SEC);
+    assert!(
+        catching_up > 5 * SEC && catching_up <= behind,
+        "behind {catching_up} ns while catching up"
+    );
+    poll_all(&mut worker, 11 * SEC, 1_000, &mut accept);
+    assert_eq!(worker.behind_ns(11 * SEC), 0, "caught up");
+    assert_eq!(worker.counts().skipped, 0);
+    // Every reading due in the 11 s, each once (the outage cost time, not readings).
+    let schedule = devsim::engine::schedule::Schedule::new(p.seed, p.interval, p.jitter, 0);
+    let due = (0..p.devices)
+        .map(|d| schedule.first_seq_at_or_after(d, 11 * SEC))
+        .sum::<u64>();
+    assert_eq!(seen.len() as u64, due);
+}
+
+/// `maxLag: 2s` through a 10 s blocked queue: readings more than 2 s late are skipped and
+/// counted, each device jumps ahead, and the values it produces after the jump are the ones an
+/// uninterrupted worker produces for the same (device, seq).
+#[test]
+fn readings_later_than_max_lag_are_skipped_counted_and_the_values_stay_true() {
+    let p = Arc::new(plan("seed: 4\nmaxLag: 2s"));
+    let mut worker = all_devices(&p, 0);
+    let mut produced: BTreeMap<(String, u64), (u64, Vec<f64>)> = BTreeMap::new();
+    let mut accept = |r: &devsim::engine::reading::Reading<'_>, now: u64| {
+        let previous = produced.insert((r.device_id.to_owned(), r.seq), (now, r.values.to_vec()));
+        assert!(previous.is_none(), "produced twice");
+        Delivery::Accepted
+    };
+    for now in poll_times(0, SEC) {
+        poll_all(&mut worker, now, usize::MAX, |r| accept(r, now));
+    }
+    for now in poll_times(SEC, 11 * SEC) {
+        worker.poll(now, usize::MAX, |_| Delivery::QueueFull);
+    }
+    for now in std::iter::once(11 * SEC).chain(poll_times(11 * SEC, 12 * SEC)) {
+        poll_all(&mut worker, now, usize::MAX, |r| accept(r, now));
+    }
+    let skipped = worker.counts().skipped;
+    let schedule = devsim::engine::schedule::Schedule::new(p.seed, p.interval, p.jitter, 0);
+    let due: u64 = (0..p.devices)
+        .map(|d| schedule.first_seq_at_or_after(d, 12 * SEC))
+        .sum();
+    assert_eq!(
+        produced.len() as u64 + skipped,
+        due,
+        "every reading produced or skipped"
+    );
+    // About 8 s of 300 devices at 10 readings/s: everything more than 2 s late when the queue
+    // reopened.
+    assert!((23_500..=24_500).contains(&skipped), "skipped {skipped}");
+    let mut reference = all_devices(&p, 0);
+    let mut truth = BTreeMap::new();
+    for t in poll_times(0, 12 * SEC) {
+        poll_all(&mut reference, t, usize::MAX, |r| {
+            truth.insert((r.device_id.to_owned(), r.seq), r.values.to_vec());
+            Delivery::Accepted
+        });
+    }
+    for ((device, seq), (at, values)) in &produced {
+        let due_ns = schedule.due_ns(device[4..].parse().expect("device index"), *seq);
+        assert!(
+            at.saturating_sub(due_ns) <= 2 * SEC,
+            "{device} seq {seq} produced {} ms late",
+            (at - due_ns) / MS
+        );
+        let expected = &truth[&(device.clone(), *seq)];
+        for (v, e) in values.iter().zip(expected) {
+            assert!((v - e).abs() < 0.01, "{device} seq {seq}: {v} vs {e}");
+        }
+    }
+}

@@ -70,6 +70,8 @@ pub struct DeviceWorker {
     end_ns: u64,
     /// Readings further behind than this (ns) are skipped; `u64::MAX`: never.
     max_lag_ns: u64,
+    /// `ready` may be out of due-time order (a caught-up reading was filed behind a later one).
+    ready_unsorted: bool,
 }
 
 impl DeviceWorker {
@@ -100,6 +102,7 @@ impl DeviceWorker {
                 .expect("static histogram bounds are valid"),
             counts: WorkerCounts::default(),
             end_ns,
+            ready_unsorted: false,
             max_lag_ns: plan.max_lag.map_or(u64::MAX, |d| {
                 u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
             }),
@@ -170,6 +173,7 @@ impl DeviceWorker {
         // Entries already opened are re-filed in the new wheel, whose cursor slot holds
         // everything overdue.
         self.ready.clear();
+        self.ready_unsorted = false;
         self.wheel = wheel;
         before - kept
     }
@@ -209,6 +213,11 @@ impl DeviceWorker {
         let mut produced = 0;
         while let Some(&(due_ns, local)) = self.ready.front() {
             if due_ns > now_ns {
+                if std::mem::take(&mut self.ready_unsorted) {
+                    // Readings filed behind this one may be due: order them and go on.
+                    self.ready.make_contiguous().sort_unstable();
+                    continue;
+                }
                 return PollOutcome::IdleUntil(due_ns.min(self.wheel.next_slot_start_ns()));
             }
             if produced == budget {
@@ -216,7 +225,7 @@ impl DeviceWorker {
             }
             if now_ns - due_ns > self.max_lag_ns {
                 self.ready.pop_front();
-                self.skip_to(local, now_ns - self.max_lag_ns);
+                self.skip_to(local, now_ns - self.max_lag_ns, now_ns);
                 produced += 1;
                 continue;
             }
@@ -233,7 +242,7 @@ impl DeviceWorker {
                 Delivery::Rejected => self.counts.rejected += 1,
             }
             self.ready.pop_front();
-            self.reschedule(local);
+            self.reschedule_at(local, now_ns);
             produced += 1;
         }
         if self.wheel.is_empty() {
@@ -258,6 +267,7 @@ impl DeviceWorker {
     pub fn prepare_cut(&mut self, cut_ns: u64) {
         self.open_started_slots(cut_ns);
         self.ready.make_contiguous().sort_unstable();
+        self.ready_unsorted = false;
     }
 
     fn open_started_slots(&mut self, now_ns: u64) {
@@ -329,7 +339,7 @@ impl DeviceWorker {
     /// Passes over every reading of `local` due before `from_ns`, counting them as skipped:
     /// the device goes on with its first reading due at or after it, its state rebuilt so that
     /// its values are those it would have had anyway.
-    fn skip_to(&mut self, local: u32, from_ns: u64) {
+    fn skip_to(&mut self, local: u32, from_ns: u64, now_ns: u64) {
         let device = self.devices[local as usize];
         let seq = self.next_seq[local as usize] & !WARM_FLAG;
         let next = self
@@ -339,14 +349,24 @@ impl DeviceWorker {
             .max(seq + 1);
         self.counts.skipped += next - seq;
         self.next_seq[local as usize] = next | WARM_FLAG;
-        self.reschedule(local);
+        self.reschedule_at(local, now_ns);
     }
 
-    fn reschedule(&mut self, local: u32) {
+    /// Files `local`'s next reading: straight into the ready queue when it is already due (a
+    /// worker catching up after being blocked), so the backlog is worked off in this poll
+    /// rather than a reading per device per wheel tick; into the wheel otherwise.
+    fn reschedule_at(&mut self, local: u32, now_ns: u64) {
         let device = self.devices[local as usize];
         let seq = self.next_seq[local as usize] & !WARM_FLAG;
         let due = self.generator.schedule().due_ns(device, seq);
-        if due < self.end_ns {
+        if due >= self.end_ns {
+            return;
+        }
+        if due <= now_ns {
+            // Behind a later reading (one due within this tick), order is lost until sorted.
+            self.ready_unsorted |= self.ready.back().is_some_and(|&(last, _)| last > due);
+            self.ready.push_back((due, local));
+        } else {
             self.wheel.insert(local, due);
         }
     }
