@@ -79,14 +79,17 @@ impl Metrics {
                 .expect("metric names are unique");
             g
         };
-        let rate = Gauge::new(
+        let gauge = |name: &str, help: &str| {
+            let g = Gauge::new(name, help).expect("metric names are valid");
+            registry
+                .register(Box::new(g.clone()))
+                .expect("metric names are unique");
+            g
+        };
+        let rate = gauge(
             "devsim_messages_per_second",
             "Messages delivered (acknowledged by Kafka) per second over the last report period",
-        )
-        .expect("metric names are valid");
-        registry
-            .register(Box::new(rate.clone()))
-            .expect("metric names are unique");
+        );
         Self {
             sent: counter(
                 "devsim_messages_sent_total",
@@ -112,17 +115,10 @@ impl Metrics {
                 "devsim_buffered_bytes",
                 "Bytes of messages awaiting Kafka's acknowledgement (bounded by spec.kafka.bufferMemory)",
             ),
-            behind: {
-                let g = Gauge::new(
-                    "devsim_schedule_behind_seconds",
-                    "How far the oldest reading not yet produced is behind its due time",
-                )
-                .expect("metric names are valid");
-                registry
-                    .register(Box::new(g.clone()))
-                    .expect("metric names are unique");
-                g
-            },
+            behind: gauge(
+                "devsim_schedule_behind_seconds",
+                "How far the oldest reading not yet produced is behind its due time",
+            ),
             in_flight: int_gauge(
                 "devsim_messages_in_flight",
                 "Messages handed over but not yet acknowledged",

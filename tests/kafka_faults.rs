@@ -58,6 +58,11 @@ fn observe_until(
     }
 }
 
+/// One observation now, the clock shifted by `skew`.
+fn observe_once(health: &mut Health, sink: &KafkaSink, skew: Duration) -> Option<Problem> {
+    observe_until(health, sink, Duration::ZERO, skew, |_| true).0
+}
+
 fn is(cause: Cause) -> impl Fn(Option<&Problem>) -> bool {
     move |p| p.is_some_and(|p| p.cause == cause)
 }
@@ -103,7 +108,7 @@ fn refused_produce_requests_are_deliveries_failing_with_their_rate() {
     let sink = sink(&cluster.bootstrap_servers(), "big", "");
     let mut health = Health::new("mock", BUFFER);
     // A first observation with nothing failed, then the failures.
-    observe_until(&mut health, &sink, Duration::ZERO, Duration::ZERO, |_| true);
+    observe_once(&mut health, &sink, Duration::ZERO);
     send(&sink, 20);
     let (problem, _) = observe_until(
         &mut health,
@@ -130,7 +135,7 @@ fn brokers_down_are_unreachable_until_deliveries_resume_then_clear_after_the_hol
     send(&sink, 10);
     sink.flush(Duration::from_secs(10)).expect("delivered");
     let mut health = Health::new("mock-brokers", BUFFER);
-    let (healthy, _) = observe_until(&mut health, &sink, Duration::ZERO, Duration::ZERO, |_| true);
+    let healthy = observe_once(&mut health, &sink, Duration::ZERO);
     assert_eq!(healthy, None);
 
     cluster.broker_down(1).expect("broker down");
@@ -155,17 +160,11 @@ fn brokers_down_are_unreachable_until_deliveries_resume_then_clear_after_the_hol
     sink.flush(Duration::from_secs(30))
         .expect("the backlog delivered");
     // Still held just after: the cause is gone but not for long enough.
-    let (held, _) = observe_until(&mut health, &sink, Duration::ZERO, Duration::ZERO, |_| true);
+    let held = observe_once(&mut health, &sink, Duration::ZERO);
     let held = held.expect("held for a while");
     assert!(held.message.contains("not seen for"), "{}", held.message);
     // Fifteen seconds on (the clock skewed rather than waited), it clears.
-    let (cleared, _) = observe_until(
-        &mut health,
-        &sink,
-        Duration::ZERO,
-        Duration::from_secs(16),
-        |_| true,
-    );
+    let cleared = observe_once(&mut health, &sink, Duration::from_secs(16));
     assert_eq!(cleared, None);
     assert_eq!(sink.failed(), 0, "nothing failed through the outage");
 }

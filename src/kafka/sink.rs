@@ -122,16 +122,16 @@ impl SinkStats {
             .expect("error lock is never poisoned") = Some(error);
     }
 
-    fn record_fault(&self, cause: Cause, message: String) {
-        let fault = Fault {
-            cause,
-            message,
-            at: Instant::now(),
-        };
+    /// Records a fault of `cause`. A `summary` (librdkafka's "N/M brokers are down", whose
+    /// counts include bootstrap entries and can read "0/6") only refreshes the time of a fault
+    /// already known, keeping its more specific message (which broker, what failed).
+    fn record_fault(&self, cause: Cause, message: String, summary: bool) {
+        let at = Instant::now();
         let mut faults = self.faults.lock().expect("fault lock is never poisoned");
         match faults.iter_mut().find(|f| f.cause == cause) {
-            Some(latest) => *latest = fault,
-            None => faults.push(fault),
+            Some(latest) if summary => latest.at = at,
+            Some(latest) => *latest = Fault { cause, message, at },
+            None => faults.push(Fault { cause, message, at }),
         }
     }
 
@@ -169,7 +169,8 @@ impl ClientContext for SinkContext {
     fn error(&self, error: KafkaError, reason: &str) {
         self.stats.record_error(format!("{error}: {reason}"));
         if let Some(cause) = client_error_cause(&error) {
-            self.stats.record_fault(cause, reason.to_owned());
+            let summary = error.rdkafka_error_code() == Some(RDKafkaErrorCode::AllBrokersDown);
+            self.stats.record_fault(cause, reason.to_owned(), summary);
         }
         match self.repeats.occur(&error.to_string(), Instant::now()) {
             Repeat::Log => tracing::warn!(%error, reason, "kafka client error"),
@@ -233,7 +234,7 @@ impl ProducerContext for SinkContext {
                 }
                 self.stats.record_error(error.to_string());
                 self.stats
-                    .record_fault(delivery_error_cause(error), error.to_string());
+                    .record_fault(delivery_error_cause(error), error.to_string(), false);
             }
         }
     }
@@ -324,7 +325,7 @@ impl MessageSink for KafkaSink {
                 buffered.fetch_sub(cost, Ordering::Relaxed);
                 self.stats.record_error(error.to_string());
                 self.stats
-                    .record_fault(delivery_error_cause(&error), error.to_string());
+                    .record_fault(delivery_error_cause(&error), error.to_string(), false);
                 Delivery::Rejected
             }
         }
