@@ -53,5 +53,12 @@ wait "$run" || echo "devsim run exited $?"
 echo "outage: ${outage} s, overflow: $policy"
 echo "resident memory: before $((before / 1024)) MiB, peak during the outage $((peak_down / 1024)) MiB, peak after it $((peak_after / 1024)) MiB"
 grep -m1 -E "KafkaUnreachable" run.log | cut -c1-160 || true
+# Live lines start "[  362.0s]": the first after the brokers' return that is on schedule (no
+# "behind"), and the first with no problem shown.
+awk -v up=$((60 + outage)) '
+  /^\[/ { t = substr($0, 2, index($0, "s]") - 2) + 0
+           if (t <= up) next
+           if (!s && $0 !~ /behind/) { printf "on schedule %.0f s after the brokers returned\n", t - up; s = 1 }
+           if (!h && $0 !~ /  \[[A-Z][A-Za-z]+\] /) { printf "no problem shown %.0f s after the brokers returned\n", t - up; h = 1 } }' run.log
 sed -n '/^summary:/,$p' run.log
 "$bin" verify --brokers "$(cat addr)" -f sim.yaml --expect-devices 2000 --max-missing 100000000 || true
