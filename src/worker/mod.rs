@@ -11,6 +11,8 @@
 
 pub mod desired;
 pub mod error;
+mod latest;
+pub mod problem;
 pub mod producer;
 pub mod report;
 pub mod reshard;
@@ -19,22 +21,18 @@ pub mod throughput;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use kube::Client;
 use kube::api::Api;
-use kube::runtime::{WatchStreamExt, watcher};
 use tokio::sync::watch;
 
-use k8s_openapi::jiff::Timestamp;
-
-use crate::crd::timestamps::format_time;
 use crate::crd::{DeviceSimulation, ShardProblem, ShardStatus};
 use crate::metrics::Metrics;
-use crate::runtime::health::Problem;
 use crate::runtime::{Report, unix_now_ms};
 use crate::shutdown::Shutdown;
 use desired::{Desired, desired, needs_restart};
 use error::WorkerError;
+use latest::watch_simulation;
+use problem::{failure_problem, shard_problem};
 use producer::Producer;
 use report::{ShardReporter, ShardState};
 use reshard::{TakeOverStarts, handoff_confirmed, previous_count};
@@ -139,39 +137,6 @@ pub async fn run(client: Client, config: WorkerConfig, shutdown: Shutdown) -> an
     Ok(())
 }
 
-/// A problem as the shard's status entry shows it. `since` is converted from the monotonic
-/// clock by its age, so it is right to the report period.
-fn shard_problem(problem: &Problem) -> ShardProblem {
-    let age = problem.since.elapsed();
-    let since = Timestamp::now()
-        .checked_sub(k8s_openapi::jiff::SignedDuration::try_from(age).unwrap_or_default())
-        .unwrap_or_else(|_| Timestamp::now());
-    ShardProblem {
-        reason: problem.cause.reason().to_owned(),
-        message: problem.message.clone(),
-        since: Some(format_time(since)),
-    }
-}
-
-/// Keeps the latest version of the simulation in a watch channel.
-fn watch_simulation(api: Api<DeviceSimulation>, name: &str) -> Latest {
-    let (latest_tx, latest) = watch::channel(None);
-    let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
-    let stream = watcher(api, config).default_backoff().applied_objects();
-    tokio::spawn(async move {
-        futures::pin_mut!(stream);
-        while let Some(event) = stream.next().await {
-            match event {
-                Ok(sim) => {
-                    let _ = latest_tx.send(Some(Arc::new(sim)));
-                }
-                Err(e) => tracing::warn!(error = %e, "watching the simulation"),
-            }
-        }
-    });
-    latest
-}
-
 struct Worker {
     index: u32,
     config: WorkerConfig,
@@ -227,16 +192,7 @@ impl Worker {
     /// simulation's conditions say so within seconds rather than at the next report tick.
     async fn fail(&mut self, error: WorkerError) {
         tracing::warn!(%error, category = error.category(), "cannot run the shard");
-        let reason = error.cause().reason();
-        let since = match &self.failure {
-            Some(f) if f.reason == reason => f.since.clone(),
-            _ => Some(format_time(Timestamp::now())),
-        };
-        self.failure = Some(ShardProblem {
-            reason: reason.to_owned(),
-            message: error.to_string(),
-            since,
-        });
+        self.failure = Some(failure_problem(self.failure.as_ref(), &error));
         self.last_error = Some(error.to_string());
         self.report().await;
     }
