@@ -64,7 +64,7 @@ pub fn testcontext() -> (Arc<Context>, ApiServerVerifier) {
 /// A simulation fixture with the given spec lines and status.
 pub fn simulation(spec: &str, status: Option<Value>) -> DeviceSimulation {
     let mut sim = parse_simulation(&format!(
-        "apiVersion: devsim.io/v1alpha1\nkind: DeviceSimulation\nmetadata:\n  name: plant\n  namespace: iot\n  uid: 5a1d\n  generation: 1\nspec:\n  devices: 100\n  replicas: 2\n  kafka:\n    bootstrapServers: \"kafka:9092\"\n{spec}"
+        "apiVersion: devsim.io/v1alpha1\nkind: DeviceSimulation\nmetadata:\n  name: plant\n  namespace: iot\n  uid: 5a1d\n  generation: 1\n  resourceVersion: \"41\"\nspec:\n  devices: 100\n  replicas: 2\n  kafka:\n    bootstrapServers: \"kafka:9092\"\n{spec}"
     ))
     .expect("fixture parses");
     sim.status = status.map(|s| serde_json::from_value(s).expect("status fixture"));
@@ -110,6 +110,8 @@ impl ApiServerVerifier {
                         assert_eq!(svc["spec"]["clusterIP"], "None");
                         let status = s.expect("PATCH", "/apis/devsim.io/v1alpha1/namespaces/iot/devicesimulations/plant/status?&force=true&fieldManager=devsim-operator", StatusCode::OK, object.clone()).await;
                         assert_eq!(status["status"]["phase"], "Pending");
+                        // Written only onto the version the decision was made from.
+                        assert_eq!(status["metadata"]["resourceVersion"], "41");
                         assert!(status["status"]["startTime"].is_string());
                         assert_eq!(status["status"]["schedule"]["firstSeq"], 0);
                         assert!(

@@ -18,7 +18,7 @@ use serde_json::json;
 use super::Context;
 use super::build::{service, stateful_set, workers_name};
 use super::error::{Error, kube};
-use super::status::{Decision, Observed, Severity, decide, workers_rejected};
+use super::status::{Decision, Observed, Severity, Trigger, decide, workers_rejected};
 use crate::config::{self, ConfigError, FieldError, ValidatedSimulation};
 use crate::crd::{DeviceSimulation, GROUP, VERSION};
 
@@ -85,7 +85,10 @@ async fn reconcile_inner(sim: &DeviceSimulation, ctx: &Context) -> Result<Action
     };
     // A refusal is carried past the status write and the events, then returned for the backoff.
     let (decision, refused) = match applied {
-        Ok(()) => (decision, None),
+        Ok(()) => {
+            publish_events(sim, ctx, &decision, Trigger::Workers).await;
+            (decision, None)
+        }
         Err(e) if e.category() == "rejected" => {
             let reason = match &e {
                 Error::Kube {
@@ -101,14 +104,21 @@ async fn reconcile_inner(sim: &DeviceSimulation, ctx: &Context) -> Result<Action
     };
 
     // Status: only written when it changed, so the write's own watch event ends the loop.
+    // Written on the condition that the object is the version this decision was made from: a
+    // reconcile working from a stale cache (one that has not seen a prune yet) would otherwise
+    // put back the `retired` totals from before it, losing the pruned shards' figures. A
+    // conflict is retried at once with fresh figures (see `retry`).
     let mut current = sim.status.clone().unwrap_or_default();
     current.shards.clear();
     if current != decision.status {
-        let body = json!({
+        let mut body = json!({
             "apiVersion": format!("{GROUP}/{VERSION}"),
             "kind": "DeviceSimulation",
             "status": decision.status,
         });
+        if let Some(version) = &sim.metadata.resource_version {
+            body["metadata"] = json!({ "resourceVersion": version });
+        }
         sims.patch_status(
             &name,
             &PatchParams::apply(OPERATOR_MANAGER).force(),
@@ -118,7 +128,7 @@ async fn reconcile_inner(sim: &DeviceSimulation, ctx: &Context) -> Result<Action
         .map_err(kube("writing the status"))?;
     }
 
-    publish_events(sim, ctx, &decision).await;
+    publish_events(sim, ctx, &decision, Trigger::Status).await;
     if let Some(e) = refused {
         return Err(e);
     }
@@ -244,8 +254,14 @@ async fn prune_shards(
     Ok(())
 }
 
-async fn publish_events(sim: &DeviceSimulation, ctx: &Context, decision: &Decision) {
-    for t in &decision.transitions {
+/// Publishes the decision's events of one trigger (see [`Trigger`] for why they are apart).
+async fn publish_events(
+    sim: &DeviceSimulation,
+    ctx: &Context,
+    decision: &Decision,
+    trigger: Trigger,
+) {
+    for t in decision.transitions.iter().filter(|t| t.trigger == trigger) {
         let event = Event {
             type_: match t.severity {
                 Severity::Normal => EventType::Normal,

@@ -3,7 +3,7 @@
 
 use super::conditions::{Verdict, find};
 use super::phase::PhaseOutcome;
-use super::{Observed, Severity, Transition};
+use super::{Observed, Severity, Transition, Trigger};
 use crate::crd::{DeviceSimulation, DeviceSimulationStatus, Phase};
 use crate::runtime::health::Cause;
 
@@ -43,7 +43,10 @@ pub fn transitions(
         && outcome.phase == Phase::Running
         && previous.phase == Some(Phase::Running)
     {
-        events.push(normal("Scaled", format!("shards {before} -> {replicas}")));
+        events.push(Transition {
+            trigger: Trigger::Workers,
+            ..normal("Scaled", format!("shards {before} -> {replicas}"))
+        });
     }
     events.extend(shard_problem_event(previous, degraded));
     events
@@ -80,6 +83,7 @@ fn shard_problem_event(
 
 fn normal(reason: &'static str, note: impl Into<String>) -> Transition {
     Transition {
+        trigger: Trigger::Status,
         severity: Severity::Normal,
         reason,
         note: note.into(),
@@ -88,6 +92,7 @@ fn normal(reason: &'static str, note: impl Into<String>) -> Transition {
 
 fn warning(reason: &'static str, note: impl Into<String>) -> Transition {
     Transition {
+        trigger: Trigger::Status,
         severity: Severity::Warning,
         reason,
         note: note.into(),

@@ -53,6 +53,20 @@ pub struct Transition {
     pub reason: &'static str,
     /// Human-readable note.
     pub note: String,
+    /// What the event reports, and so when it is published.
+    pub trigger: Trigger,
+}
+
+/// What an event reports. A status transition is found again by the next reconcile until the
+/// status is written, so its event goes out after the write; a change of the workers is found
+/// only until the workers are applied, so its event goes out right then, whether or not the
+/// status write that follows succeeds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trigger {
+    /// A change of the workers' StatefulSet (a rescale).
+    Workers,
+    /// A change of the status (phase, conditions).
+    Status,
 }
 
 /// Everything the controller should do after looking at a simulation.
@@ -191,6 +205,7 @@ pub fn workers_rejected(
             severity: Severity::Warning,
             reason: "WorkersRejected",
             note: reason.to_owned(),
+            trigger: Trigger::Status,
         });
     }
     decision
