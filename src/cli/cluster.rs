@@ -26,6 +26,18 @@ pub struct OperatorArgs {
         default_value = "IfNotPresent"
     )]
     pub worker_image_pull_policy: String,
+    /// Resources of worker containers whose simulation sets no `spec.workerResources`, as a
+    /// Kubernetes ResourceRequirements in JSON (`{"requests":{"cpu":"250m"}}`).
+    #[arg(long, env = "DEVSIM_WORKER_RESOURCES")]
+    pub worker_resources: Option<String>,
+    /// Security context of worker containers, as a Kubernetes SecurityContext in JSON
+    /// (default: restricted, read-only root filesystem).
+    #[arg(long, env = "DEVSIM_WORKER_SECURITY_CONTEXT")]
+    pub worker_security_context: Option<String>,
+    /// Security context of worker pods, as a Kubernetes PodSecurityContext in JSON (default:
+    /// non-root user 65532, seccomp RuntimeDefault).
+    #[arg(long, env = "DEVSIM_WORKER_POD_SECURITY_CONTEXT")]
+    pub worker_pod_security_context: Option<String>,
     /// Address of /metrics, /healthz and /readyz.
     #[arg(long, default_value = "0.0.0.0:8080")]
     pub metrics_addr: std::net::SocketAddr,
@@ -70,7 +82,54 @@ async fn client() -> Result<kube::Client, u8> {
     })
 }
 
+/// Reads a worker default given as a Kubernetes object in JSON, naming the flag, the path of
+/// a field of the wrong type, and any field the object does not have (a misspelt key would
+/// otherwise be dropped without a word).
+fn parse_object<T: serde::de::DeserializeOwned>(flag: &str, text: &str) -> Result<T, String> {
+    let mut unknown = Vec::new();
+    let mut record_unknown = |path: serde_ignored::Path<'_>| unknown.push(path.to_string());
+    let mut json = serde_json::Deserializer::from_str(text);
+    let tracked = serde_ignored::Deserializer::new(&mut json, &mut record_unknown);
+    let value: T = serde_path_to_error::deserialize(tracked).map_err(|e| {
+        let path = e.path().to_string();
+        let at = if path == "." {
+            String::new()
+        } else {
+            format!("{path}: ")
+        };
+        format!("--{flag}: {at}{}", e.inner())
+    })?;
+    match unknown.first() {
+        Some(field) => Err(format!(
+            "--{flag}: unknown field `{field}` (the value is a Kubernetes object in JSON, with the API's camelCase field names)"
+        )),
+        None => Ok(value),
+    }
+}
+
+/// The worker defaults of the flags, or the first flag that is wrong.
+fn build_config(args: &OperatorArgs) -> Result<BuildConfig, String> {
+    let mut build = BuildConfig::new(&args.worker_image, &args.worker_image_pull_policy);
+    if let Some(text) = &args.worker_resources {
+        build.worker_resources = Some(parse_object("worker-resources", text)?);
+    }
+    if let Some(text) = &args.worker_security_context {
+        build.worker_security_context = parse_object("worker-security-context", text)?;
+    }
+    if let Some(text) = &args.worker_pod_security_context {
+        build.worker_pod_security_context = parse_object("worker-pod-security-context", text)?;
+    }
+    Ok(build)
+}
+
 pub(super) async fn run_operator(args: OperatorArgs, shutdown: Shutdown) -> u8 {
+    let build = match build_config(&args) {
+        Ok(build) => build,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return EXIT_INVALID;
+        }
+    };
     let client = match client().await {
         Ok(c) => c,
         Err(code) => return code,
@@ -81,10 +140,7 @@ pub(super) async fn run_operator(args: OperatorArgs, shutdown: Shutdown) -> u8 {
         .unwrap_or_else(|| format!("devsim-operator-{}", std::process::id()));
     let config = OperatorConfig {
         namespace: args.namespace,
-        build: BuildConfig {
-            worker_image: args.worker_image,
-            image_pull_policy: args.worker_image_pull_policy,
-        },
+        build,
         metrics_addr: args.metrics_addr,
         leader_lease: args.leader_election.then(|| {
             (
@@ -138,5 +194,34 @@ fn exit_code(result: anyhow::Result<()>) -> u8 {
             eprintln!("error: {e:#}");
             EXIT_FAILED
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::core::v1::{ResourceRequirements, SecurityContext};
+
+    use super::parse_object;
+
+    #[test]
+    fn worker_defaults_name_the_flag_and_the_field_that_is_wrong() {
+        let resources: ResourceRequirements =
+            parse_object("worker-resources", r#"{"requests":{"cpu":"250m"}}"#).expect("valid");
+        assert_eq!(resources.requests.expect("requests")["cpu"].0, "250m");
+
+        let wrong_type =
+            parse_object::<SecurityContext>("worker-security-context", r#"{"runAsUser":"nobody"}"#)
+                .expect_err("a string user id");
+        assert!(
+            wrong_type.starts_with("--worker-security-context: runAsUser: invalid type"),
+            "{wrong_type}"
+        );
+        let misspelt =
+            parse_object::<SecurityContext>("worker-security-context", r#"{"runAsUsr":1000}"#)
+                .expect_err("a misspelt key");
+        assert!(misspelt.contains("unknown field `runAsUsr`"), "{misspelt}");
+        let not_json = parse_object::<ResourceRequirements>("worker-resources", "cpu: 1")
+            .expect_err("YAML, not JSON");
+        assert!(not_json.starts_with("--worker-resources: "), "{not_json}");
     }
 }

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, ContainerPort, EnvVar, EnvVarSource, HTTPGetAction,
-    ObjectFieldSelector, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, SeccompProfile,
-    SecurityContext, Service, ServicePort, ServiceSpec,
+    ObjectFieldSelector, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements,
+    SeccompProfile, SecurityContext, Service, ServicePort, ServiceSpec,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -19,13 +19,63 @@ pub const WORKER_METRICS_PORT: i32 = 9400;
 /// Label carrying the simulation's name on everything it owns.
 pub const SIMULATION_LABEL: &str = "devsim.io/simulation";
 
-/// Settings of the operator that shape what it builds.
+/// Settings of the operator that shape what it builds: the worker defaults an installation
+/// (the Helm chart's `workers.*` values) passes to every StatefulSet.
 #[derive(Clone, Debug)]
 pub struct BuildConfig {
     /// Image of the worker pods: the operator's own image.
     pub worker_image: String,
     /// Pull policy of that image.
     pub image_pull_policy: String,
+    /// Resources of a worker container whose simulation sets no `spec.workerResources`.
+    pub worker_resources: Option<ResourceRequirements>,
+    /// Security context of the worker container.
+    pub worker_security_context: SecurityContext,
+    /// Security context of the worker pod.
+    pub worker_pod_security_context: PodSecurityContext,
+}
+
+impl BuildConfig {
+    /// Workers of `image` under the restricted Pod Security Standard, with no default resources.
+    pub fn new(image: impl Into<String>, pull_policy: impl Into<String>) -> Self {
+        Self {
+            worker_image: image.into(),
+            image_pull_policy: pull_policy.into(),
+            worker_resources: None,
+            worker_security_context: restricted_security_context(),
+            worker_pod_security_context: restricted_pod_security_context(),
+        }
+    }
+}
+
+/// The container security context of the restricted Pod Security Standard, with a read-only
+/// root filesystem (a worker writes nothing to disk).
+pub fn restricted_security_context() -> SecurityContext {
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        read_only_root_filesystem: Some(true),
+        run_as_non_root: Some(true),
+        capabilities: Some(Capabilities {
+            drop: Some(vec!["ALL".to_owned()]),
+            ..Capabilities::default()
+        }),
+        ..SecurityContext::default()
+    }
+}
+
+/// The pod security context of the restricted Pod Security Standard: the image's nonroot user
+/// (65532, as in distroless) and the runtime's default seccomp profile.
+pub fn restricted_pod_security_context() -> PodSecurityContext {
+    PodSecurityContext {
+        run_as_non_root: Some(true),
+        run_as_user: Some(65532),
+        run_as_group: Some(65532),
+        seccomp_profile: Some(SeccompProfile {
+            type_: "RuntimeDefault".to_owned(),
+            ..SeccompProfile::default()
+        }),
+        ..PodSecurityContext::default()
+    }
 }
 
 /// Name of the StatefulSet and headless Service of a simulation's workers.
@@ -55,7 +105,9 @@ pub fn selector_string(sim: &DeviceSimulation) -> String {
         .join(",")
 }
 
-fn owned_meta(sim: &DeviceSimulation) -> ObjectMeta {
+/// Metadata of an object a simulation owns: its workers' name and labels, and a controller
+/// reference so that it is deleted with the simulation.
+pub(super) fn owned_meta(sim: &DeviceSimulation) -> ObjectMeta {
     ObjectMeta {
         name: Some(workers_name(sim)),
         namespace: sim.namespace(),
@@ -114,17 +166,12 @@ pub fn stateful_set(sim: &DeviceSimulation, replicas: u32, config: &BuildConfig)
         }]),
         readiness_probe: Some(probe("/readyz")),
         liveness_probe: Some(probe("/healthz")),
-        resources: sim.spec.worker_resources.clone(),
-        security_context: Some(SecurityContext {
-            allow_privilege_escalation: Some(false),
-            read_only_root_filesystem: Some(true),
-            run_as_non_root: Some(true),
-            capabilities: Some(Capabilities {
-                drop: Some(vec!["ALL".to_owned()]),
-                ..Capabilities::default()
-            }),
-            ..SecurityContext::default()
-        }),
+        resources: sim
+            .spec
+            .worker_resources
+            .clone()
+            .or_else(|| config.worker_resources.clone()),
+        security_context: Some(config.worker_security_context.clone()),
         ..Container::default()
     };
     StatefulSet {
@@ -145,17 +192,11 @@ pub fn stateful_set(sim: &DeviceSimulation, replicas: u32, config: &BuildConfig)
                 }),
                 spec: Some(PodSpec {
                     containers: vec![container],
+                    // The account whose Role names this simulation only (see `access`).
+                    service_account_name: Some(super::access::access_name(sim)),
                     // Long enough for a worker to flush its producer and report its totals.
                     termination_grace_period_seconds: Some(30),
-                    security_context: Some(PodSecurityContext {
-                        run_as_non_root: Some(true),
-                        run_as_user: Some(65532),
-                        seccomp_profile: Some(SeccompProfile {
-                            type_: "RuntimeDefault".to_owned(),
-                            ..SeccompProfile::default()
-                        }),
-                        ..PodSecurityContext::default()
-                    }),
+                    security_context: Some(config.worker_pod_security_context.clone()),
                     ..PodSpec::default()
                 }),
             },
@@ -205,10 +246,7 @@ mod tests {
     }
 
     fn config() -> BuildConfig {
-        BuildConfig {
-            worker_image: "devsim:test".into(),
-            image_pull_policy: "IfNotPresent".into(),
-        }
+        BuildConfig::new("devsim:test", "IfNotPresent")
     }
 
     #[test]
@@ -266,6 +304,44 @@ mod tests {
         assert_eq!(
             spec.selector.match_labels,
             spec.template.metadata.and_then(|m| m.labels)
+        );
+    }
+
+    #[test]
+    fn installation_defaults_apply_unless_the_simulation_sets_its_own_resources() {
+        let mut config = config();
+        config.worker_resources = Some(
+            serde_json::from_str(r#"{"requests":{"cpu":"100m","memory":"64Mi"}}"#)
+                .expect("resources"),
+        );
+        config.worker_security_context.run_as_user = Some(1000);
+        let cpu = |sts: StatefulSet| {
+            let pod = sts.spec.and_then(|s| s.template.spec).expect("pod spec");
+            let container = &pod.containers[0];
+            assert_eq!(pod.service_account_name.as_deref(), Some("plant-workers"));
+            assert_eq!(
+                container
+                    .security_context
+                    .as_ref()
+                    .and_then(|c| c.run_as_user),
+                Some(1000)
+            );
+            let resources = container.resources.clone().expect("resources");
+            resources
+                .limits
+                .or(resources.requests)
+                .map(|r| r["cpu"].0.clone())
+        };
+        assert_eq!(
+            cpu(stateful_set(&sim(), 1, &config)),
+            Some("500m".to_owned()),
+            "the simulation's own workerResources win"
+        );
+        let mut bare = sim();
+        bare.spec.worker_resources = None;
+        assert_eq!(
+            cpu(stateful_set(&bare, 1, &config)),
+            Some("100m".to_owned())
         );
     }
 

@@ -52,10 +52,7 @@ pub fn testcontext() -> (Arc<Context>, ApiServerVerifier) {
         reporter,
         client,
         metrics: Arc::new(OperatorMetrics::default()),
-        build: BuildConfig {
-            worker_image: "devsim:test".into(),
-            image_pull_policy: "IfNotPresent".into(),
-        },
+        build: BuildConfig::new("devsim:test", "IfNotPresent"),
         failures: super::retry::FailureCounts::default(),
     };
     (Arc::new(context), ApiServerVerifier(handle))
@@ -100,6 +97,7 @@ impl ApiServerVerifier {
                     Scenario::NewSimulation => {
                         s.expect_get_workers(StatusCode::NOT_FOUND, not_found())
                             .await;
+                        s.expect_worker_access().await;
                         let sts = s.expect("PATCH", "/apis/apps/v1/namespaces/iot/statefulsets/plant-workers?&force=true&fieldManager=devsim-operator", StatusCode::OK, stateful_set(2)).await;
                         assert_eq!(sts["spec"]["replicas"], 2);
                         assert_eq!(
@@ -143,6 +141,7 @@ impl ApiServerVerifier {
                     }
                     Scenario::Paused => {
                         s.expect_get_workers(StatusCode::OK, stateful_set(2)).await;
+                        s.expect_worker_access().await;
                         let sts = s.expect("PATCH", "/apis/apps/v1/namespaces/iot/statefulsets/plant-workers?&force=true&fieldManager=devsim-operator", StatusCode::OK, stateful_set(0)).await;
                         assert_eq!(sts["spec"]["replicas"], 0);
                         s.expect("PATCH", "/api/v1/namespaces/iot/services/plant-workers?&force=true&fieldManager=devsim-operator", StatusCode::OK, json!({})).await;
@@ -171,6 +170,7 @@ impl ApiServerVerifier {
                     }
                     Scenario::StatusConflict => {
                         s.expect_get_workers(StatusCode::OK, stateful_set(2)).await;
+                        s.expect_worker_access().await;
                         s.expect("PATCH", "/apis/apps/v1/namespaces/iot/statefulsets/plant-workers?&force=true&fieldManager=devsim-operator", StatusCode::OK, stateful_set(2)).await;
                         s.expect("PATCH", "/api/v1/namespaces/iot/services/plant-workers?&force=true&fieldManager=devsim-operator", StatusCode::OK, json!({})).await;
                         s.expect("PATCH", "/apis/devsim.io/v1alpha1/namespaces/iot/devicesimulations/plant/status?&force=true&fieldManager=devsim-operator", StatusCode::CONFLICT, status_error(409, "Conflict")).await;
@@ -182,6 +182,7 @@ impl ApiServerVerifier {
                         refusal["message"] = json!(
                             "admission webhook denied: pods must not ask for more than 1 cpu"
                         );
+                        s.expect_worker_access().await;
                         s.expect("PATCH", "/apis/apps/v1/namespaces/iot/statefulsets/plant-workers?&force=true&fieldManager=devsim-operator", StatusCode::UNPROCESSABLE_ENTITY, refusal).await;
                         let status = s.expect("PATCH", "/apis/devsim.io/v1alpha1/namespaces/iot/devicesimulations/plant/status?&force=true&fieldManager=devsim-operator", StatusCode::OK, object.clone()).await;
                         let ready = &status["status"]["conditions"][0];
@@ -226,6 +227,42 @@ impl ApiServerVerifier {
             json!({}),
         )
         .await
+    }
+
+    /// The workers' ServiceAccount, Role and RoleBinding, applied before their StatefulSet.
+    async fn expect_worker_access(&mut self) {
+        let manager = "?&force=true&fieldManager=devsim-operator";
+        let account = self
+            .expect(
+                "PATCH",
+                &format!("/api/v1/namespaces/iot/serviceaccounts/plant-workers{manager}"),
+                StatusCode::OK,
+                json!({}),
+            )
+            .await;
+        assert_eq!(account["kind"], "ServiceAccount");
+        let role = self
+            .expect(
+                "PATCH",
+                &format!(
+                    "/apis/rbac.authorization.k8s.io/v1/namespaces/iot/roles/plant-workers{manager}"
+                ),
+                StatusCode::OK,
+                json!({}),
+            )
+            .await;
+        assert_eq!(role["rules"][0]["resourceNames"], json!(["plant"]));
+        let binding = self
+            .expect(
+                "PATCH",
+                &format!(
+                    "/apis/rbac.authorization.k8s.io/v1/namespaces/iot/rolebindings/plant-workers{manager}"
+                ),
+                StatusCode::OK,
+                json!({}),
+            )
+            .await;
+        assert_eq!(binding["subjects"][0]["name"], "plant-workers");
     }
 
     /// The read of the workers' StatefulSet that starts every reconcile, answered with `answer`.

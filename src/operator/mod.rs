@@ -4,6 +4,7 @@
 //! Pipeline per reconcile (see [`reconcile`]): dereference -> validate -> decide (pure) ->
 //! prune -> apply -> status -> events.
 
+pub mod access;
 pub mod build;
 pub mod error;
 #[cfg(test)]
@@ -26,7 +27,7 @@ use kube::runtime::events::Reporter;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use prometheus::{
-    Encoder as _, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder as _, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
 
 use crate::crd::DeviceSimulation;
@@ -54,6 +55,7 @@ pub struct OperatorMetrics {
     reconciles: IntCounterVec,
     errors: IntCounterVec,
     duration: HistogramVec,
+    leader: IntGauge,
     ready: std::sync::atomic::AtomicBool,
 }
 
@@ -84,10 +86,16 @@ impl Default for OperatorMetrics {
             &[],
         )
         .expect("metric names are valid");
+        let leader = IntGauge::new(
+            "devsim_operator_leader",
+            "1 while this replica holds the lease and reconciles, 0 while it stands by",
+        )
+        .expect("metric names are valid");
         for m in [
             Box::new(reconciles.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(errors.clone()),
             Box::new(duration.clone()),
+            Box::new(leader.clone()),
         ] {
             registry.register(m).expect("metric names are unique");
         }
@@ -96,6 +104,7 @@ impl Default for OperatorMetrics {
             reconciles,
             errors,
             duration,
+            leader,
             ready: std::sync::atomic::AtomicBool::new(false),
         }
     }
@@ -161,11 +170,35 @@ fn error_policy(sim: Arc<DeviceSimulation>, error: &Error, ctx: Arc<Context>) ->
     }
 }
 
+/// Returns once the API server answers a version request, trying again every 2 s meanwhile.
+async fn wait_for_api_server(client: &Client) {
+    loop {
+        match client.apiserver_version().await {
+            Ok(_) => return,
+            Err(error) => {
+                tracing::warn!(%error, "the Kubernetes API server does not answer yet");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        }
+    }
+}
+
 /// Runs the operator until SIGTERM/Ctrl-C, or until it loses its lease.
 pub async fn run(client: Client, config: OperatorConfig, shutdown: Shutdown) -> anyhow::Result<()> {
     let metrics = Arc::new(OperatorMetrics::default());
     let bound = crate::metrics::serve(config.metrics_addr, Arc::clone(&metrics)).await?;
     tracing::info!(%bound, "admin endpoints up");
+
+    // Ready once the API server answers, leader or not: a rolling update of the Deployment
+    // waits for each new pod to be Ready, and a new pod stands by until the old one hands the
+    // lease over, so a readiness tied to the lease would never let the update finish.
+    tokio::select! {
+        () = wait_for_api_server(&client) => {}
+        () = shutdown.requested() => return Ok(()),
+    }
+    metrics
+        .ready
+        .store(true, std::sync::atomic::Ordering::Relaxed);
 
     let mut lost_lease: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> =
         Box::pin(std::future::pending());
@@ -182,9 +215,7 @@ pub async fn run(client: Client, config: OperatorConfig, shutdown: Shutdown) -> 
         let holder = Arc::clone(election);
         lost_lease = Box::pin(async move { holder.hold().await });
     }
-    metrics
-        .ready
-        .store(true, std::sync::atomic::Ordering::Relaxed);
+    metrics.leader.set(1);
 
     let (sims, sets) = match &config.namespace {
         Some(ns) => (
@@ -259,6 +290,10 @@ mod tests {
             text.contains("devsim_reconcile_duration_seconds_count 2"),
             "{text}"
         );
-        assert!(!metrics.ready(), "not ready before holding the lease");
+        assert!(
+            text.contains("devsim_operator_leader 0"),
+            "a standby until it holds the lease: {text}"
+        );
+        assert!(!metrics.ready(), "not ready before the API server answers");
     }
 }

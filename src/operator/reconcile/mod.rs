@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::core::v1::{Service, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
@@ -16,6 +17,7 @@ use kube::{Resource, ResourceExt};
 use serde_json::json;
 
 use super::Context;
+use super::access::{role, role_binding, service_account};
 use super::build::{service, stateful_set, workers_name};
 use super::error::{Error, kube};
 use super::status::{Decision, Observed, Severity, Trigger, decide, workers_rejected};
@@ -151,7 +153,9 @@ pub fn validate(sim: &DeviceSimulation) -> Result<ValidatedSimulation, ConfigErr
     Ok(validated)
 }
 
-/// Applies the workers' StatefulSet and headless Service with server-side apply.
+/// Applies, with server-side apply, what the workers need: their ServiceAccount, Role and
+/// RoleBinding first (a pod whose account does not exist yet is refused), then their
+/// StatefulSet and headless Service.
 async fn apply_owned(
     sets: &Api<StatefulSet>,
     services: &Api<Service>,
@@ -159,16 +163,47 @@ async fn apply_owned(
     replicas: u32,
     ctx: &Context,
 ) -> Result<(), Error> {
+    let namespace = sim.namespace().ok_or(Error::MissingNamespace)?;
+    let client = &ctx.client;
+    let name = workers_name(sim);
+    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), &namespace);
+    apply(
+        &accounts,
+        &name,
+        service_account(sim),
+        "applying the workers' ServiceAccount",
+    )
+    .await?;
+    let roles: Api<Role> = Api::namespaced(client.clone(), &namespace);
+    apply(&roles, &name, role(sim), "applying the workers' Role").await?;
+    let bindings: Api<RoleBinding> = Api::namespaced(client.clone(), &namespace);
+    apply(
+        &bindings,
+        &name,
+        role_binding(sim),
+        "applying the workers' RoleBinding",
+    )
+    .await?;
+    apply(
+        sets,
+        &name,
+        stateful_set(sim, replicas, &ctx.build),
+        "applying the StatefulSet",
+    )
+    .await?;
+    apply(services, &name, service(sim), "applying the Service").await
+}
+
+/// Server-side applies one owned object as the operator's field manager.
+async fn apply<K>(api: &Api<K>, name: &str, object: K, action: &'static str) -> Result<(), Error>
+where
+    K: Resource<DynamicType = ()> + Clone + std::fmt::Debug + serde::Serialize,
+    K: serde::de::DeserializeOwned,
+{
     let params = PatchParams::apply(OPERATOR_MANAGER).force();
-    let set = with_type(stateful_set(sim, replicas, &ctx.build))?;
-    sets.patch(&workers_name(sim), &params, &Patch::Apply(set))
+    api.patch(name, &params, &Patch::Apply(with_type(object)?))
         .await
-        .map_err(kube("applying the StatefulSet"))?;
-    let svc = with_type(service(sim))?;
-    services
-        .patch(&workers_name(sim), &params, &Patch::Apply(svc))
-        .await
-        .map_err(kube("applying the Service"))?;
+        .map_err(kube(action))?;
     Ok(())
 }
 
