@@ -17,6 +17,20 @@ fn checked_in_crd_matches_the_rust_types() {
 }
 
 #[test]
+fn the_charts_crd_is_the_checked_in_crd() {
+    let generated = devsim::crd::crd_yaml().expect("the CRD renders");
+    let in_chart = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/charts/devsim/crds/devicesimulation.yaml"
+    ))
+    .expect("charts/devsim/crds/devicesimulation.yaml exists");
+    assert!(
+        generated == in_chart,
+        "charts/devsim/crds/devicesimulation.yaml is out of date: run `cargo run -- crd > charts/devsim/crds/devicesimulation.yaml`"
+    );
+}
+
+#[test]
 fn crd_carries_bounds_enums_and_the_scale_subresource() {
     let crd = devsim::crd::crd_yaml().expect("the CRD renders");
     for needle in [
@@ -33,7 +47,12 @@ fn crd_carries_bounds_enums_and_the_scale_subresource() {
 
 #[test]
 fn example_simulations_are_valid() {
-    for name in ["simulation.yaml", "throughput.yaml"] {
+    for name in [
+        "simulation.yaml",
+        "throughput.yaml",
+        "design-scenario.yaml",
+        "kustomize/simulation.yaml",
+    ] {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("examples")
             .join(name);

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod tools;
+
 use devsim::config::{ValidatedSimulation, parse_simulation, validate};
 
 /// Parses and validates a simulation written as YAML, panicking with the error if invalid.
