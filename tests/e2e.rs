@@ -58,7 +58,8 @@ async fn operator_end_to_end() {
         kubelet: None,
     };
     let phases = [
-        phase!("crd-and-schema", [], crd_and_schema),
+        phase!("chart-install", [], chart_install),
+        phase!("crd-and-schema", ["chart-install"], crd_and_schema),
         phase!(
             "operators-and-lease",
             ["crd-and-schema"],
@@ -69,6 +70,11 @@ async fn operator_end_to_end() {
             "scale-with-exact-handoff",
             ["apply-and-run"],
             scale_with_exact_handoff
+        ),
+        phase!(
+            "rbac-least-privilege",
+            ["apply-and-run"],
+            rbac_least_privilege
         ),
         phase!("worker-crash", ["apply-and-run"], worker_crash),
         phase!("operator-failover", ["apply-and-run"], operator_failover),

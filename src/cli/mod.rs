@@ -64,7 +64,7 @@ pub enum Command {
     /// Consume a topic and check every device's stream.
     Verify(verify::VerifyArgs),
     /// Print the DeviceSimulation CustomResourceDefinition as YAML.
-    Crd,
+    Crd(crd::CrdArgs),
     /// Run the Kubernetes operator (reconciles DeviceSimulations into worker StatefulSets).
     Operator(cluster::OperatorArgs),
     /// Run one shard of a simulation in a worker pod.
@@ -87,7 +87,7 @@ pub fn init_tracing(args: &LogArgs) {
 /// Runs the chosen subcommand and returns the process exit code.
 pub fn dispatch(cli: Cli) -> ExitCode {
     let code = match cli.command {
-        Command::Crd => crd::print(),
+        Command::Crd(args) => crd::print(&args),
         Command::Run(args) => with_runtime(|| run::run(args, Shutdown::on_signals())),
         Command::Broker(args) => with_runtime(|| broker::run(args, Shutdown::on_signals())),
         // verify only reads: Ctrl-C ends it the ordinary way, with nothing to drain.

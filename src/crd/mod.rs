@@ -10,12 +10,14 @@ pub mod bounds;
 mod duration;
 mod kafka;
 pub mod quantity;
+mod reference;
 mod sensors;
 mod status;
 pub mod timestamps;
 
 pub use duration::{DURATION_PATTERN, Duration, DurationError, parse_duration};
 pub use kafka::{Acks, Compression, KafkaSpec, Partitioner};
+pub use reference::reference_markdown;
 pub use sensors::{DeviceProfileSpec, SensorSpec, SensorType};
 pub use status::{DeviceSimulationStatus, Phase, ScheduleEpoch, ShardProblem, ShardStatus, Totals};
 

@@ -4,6 +4,9 @@
 use std::time::Duration;
 
 use devsim::crd::Phase;
+use k8s_openapi::api::core::v1::ServiceAccount;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use kube::api::Api;
 
 use super::{
     DEVICES, E2e, INTERVAL_MS, NS, events_of, patch_spec, simulation, status, verify_topic,
@@ -106,17 +109,30 @@ pub async fn delete_collects_garbage(e: &mut E2e) {
     let (sets, services) = (&e.sets, &e.services);
     e.cluster
         .kubectl_ok(&["delete", "devsim", "--all", "-n", NS, "--ignore-not-found"]);
+    let accounts: Api<ServiceAccount> = Api::namespaced(e.client.clone(), NS);
+    let roles: Api<Role> = Api::namespaced(e.client.clone(), NS);
+    let bindings: Api<RoleBinding> = Api::namespaced(e.client.clone(), NS);
     eventually(
-        "StatefulSet and Service garbage-collected",
+        "StatefulSet, Service and the workers' account, Role and binding garbage-collected",
         Duration::from_secs(60),
         || async {
             let sts = sets.get_opt("plant-workers").await.ok()?;
             let svc = services.get_opt("plant-workers").await.ok()?;
-            (sts.is_none() && svc.is_none()).then_some(())
+            let account = accounts.get_opt("plant-workers").await.ok()?;
+            let role = roles.get_opt("plant-workers").await.ok()?;
+            let binding = bindings.get_opt("plant-workers").await.ok()?;
+            (sts.is_none()
+                && svc.is_none()
+                && account.is_none()
+                && role.is_none()
+                && binding.is_none())
+            .then_some(())
         },
     )
     .await;
-    eprintln!("e2e: deleted; StatefulSet and Service garbage-collected");
+    eprintln!(
+        "e2e: deleted; StatefulSet, Service, ServiceAccount, Role and RoleBinding garbage-collected"
+    );
 }
 
 /// A simulation whose Kafka cannot be reached from the start: within seconds Degraded says so,

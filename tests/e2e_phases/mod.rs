@@ -1,6 +1,7 @@
 //! The phases of the end-to-end run (see `tests/e2e.rs`), and what they share.
 
 mod checks;
+mod install;
 mod outage;
 mod running;
 mod setup;
@@ -9,6 +10,7 @@ pub use checks::{
     delete_collects_garbage, invalid_spec, kafka_unreachable_from_the_start,
     verify_whole_run_and_events,
 };
+pub use install::{OPERATOR_NS, chart_install, rbac_least_privilege};
 pub use outage::kafka_outage_mid_run;
 pub use running::{
     operator_failover, pause_resume_interval, scale_with_exact_handoff, worker_crash,
@@ -71,7 +73,7 @@ pub fn lease_holder(cluster: &Cluster) -> String {
             "lease",
             "devsim-operator",
             "-n",
-            NS,
+            OPERATOR_NS,
             "-o",
             "jsonpath={.spec.holderIdentity}",
         ])

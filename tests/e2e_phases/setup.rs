@@ -5,14 +5,14 @@ use std::time::Duration;
 
 use devsim::crd::Phase;
 
+use super::install::operator_as_deployed;
 use super::{DEVICES, E2e, INTERVAL_MS, NS, lease_holder, rate_ok, simulation, status};
 use crate::e2e_support::{self, Kubelet, Process, eventually};
 
-/// The CRD installs; the API server itself refuses out-of-schema resources, naming the field,
-/// and checks durations with the grammar devsim uses.
+/// The CRD the chart installed is established; the API server itself refuses out-of-schema
+/// resources, naming the field, and checks durations with the grammar devsim uses.
 pub async fn crd_and_schema(e: &mut E2e) {
     let cluster = &e.cluster;
-    cluster.kubectl_ok(&["apply", "-f", concat!(env!("CARGO_MANIFEST_DIR"), "/crds/")]);
     cluster.kubectl_ok(&[
         "wait",
         "--for=condition=Established",
@@ -47,36 +47,23 @@ pub async fn crd_and_schema(e: &mut E2e) {
     eprintln!("e2e: CRD installed; devices: 0, brotli and 1s0 refused, .5s accepted");
 }
 
-/// Two operator replicas: one holds the Lease and reconciles, the other stands by.
+/// Two operator replicas, each run exactly as the chart's Deployment runs it (args,
+/// environment, the chart's ServiceAccount): one holds the Lease and reconciles, the other
+/// stands by.
 pub async fn operators_and_lease(e: &mut E2e) {
-    let kubeconfig = e.cluster.kubeconfig.to_str().expect("UTF-8").to_owned();
-    let env = [("KUBECONFIG", kubeconfig.as_str()), ("RUST_LOG", "info")];
-    let args = |identity| {
-        [
-            "operator",
-            "--metrics-addr",
-            "127.0.0.1:0",
-            "--lease-namespace",
-            NS,
-            "--identity",
-            identity,
-        ]
+    let spawn = async |e: &E2e, identity: &str| {
+        let (args, env) = operator_as_deployed(e, identity).await;
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        Process::spawn(&args, &env, e.logs.join(format!("{identity}.log")))
     };
-    e.operator = Some(Process::spawn(
-        &args("operator-a"),
-        &env,
-        e.logs.join("operator-a.log"),
-    ));
+    e.operator = Some(spawn(e, "operator-a").await);
     e2e_support::wait_until(
         "operator-a holds the lease",
         Duration::from_secs(20),
         || lease_holder(&e.cluster) == "operator-a",
     );
-    e.standby = Some(Process::spawn(
-        &args("operator-b"),
-        &env,
-        e.logs.join("operator-b.log"),
-    ));
+    e.standby = Some(spawn(e, "operator-b").await);
     e.kubelet = Some(Kubelet::start(
         e.client.clone(),
         e.cluster.kubeconfig.clone(),

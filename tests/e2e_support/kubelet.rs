@@ -20,8 +20,10 @@ pub struct KubeletLog {
 }
 
 /// Plays the kubelet for devsim worker Pods: starts a worker process per Pod (restarting it if
-/// it dies while the Pod exists), marks the Pod Running, and Ready only while the worker's
-/// `/readyz` answers 200 (its readiness probe), and SIGTERMs the process when the Pod goes away.
+/// it dies while the Pod exists) with a token of the Pod's ServiceAccount bound to the Pod (as
+/// a kubelet mounts it; no token, no start), marks the Pod Running, and Ready only while the
+/// worker's `/readyz` answers 200 (its readiness probe), and SIGTERMs the process when the Pod
+/// goes away.
 pub struct Kubelet {
     pub workers: Arc<Mutex<HashMap<String, Process>>>,
     pub log: Arc<Mutex<KubeletLog>>,
@@ -39,9 +41,42 @@ impl Kubelet {
             let pods: Api<Pod> = Api::all(client);
             let selector = ListParams::default()
                 .labels("app.kubernetes.io/name=devsim,app.kubernetes.io/component=worker");
+            // Credentials by Pod UID: a Pod recreated under the same name gets a new token.
+            let mut credentials: HashMap<String, PathBuf> = HashMap::new();
             while !s.load(std::sync::atomic::Ordering::Relaxed) {
                 if let Ok(list) = pods.list(&selector).await {
-                    sync_pods(&pods, &list.items, &w, &l, &kubeconfig, &logs).await;
+                    for pod in &list.items {
+                        let uid = pod.uid().unwrap_or_default();
+                        if credentials.contains_key(&uid) {
+                            continue;
+                        }
+                        let account = pod
+                            .spec
+                            .as_ref()
+                            .and_then(|s| s.service_account_name.clone())
+                            .unwrap_or_else(|| "default".to_owned());
+                        let out = logs.join(format!("kubeconfig-{}-{uid}", pod.name_any()));
+                        let namespace = pod.namespace().unwrap_or_default();
+                        let client = pods.clone().into_client();
+                        match super::kubeconfig_for(
+                            &client,
+                            &kubeconfig,
+                            &namespace,
+                            &account,
+                            Some(pod),
+                            &out,
+                        )
+                        .await
+                        {
+                            Ok(path) => {
+                                credentials.insert(uid, path);
+                            }
+                            Err(e) => {
+                                eprintln!("e2e kubelet: no token for {}: {e}", pod.name_any())
+                            }
+                        }
+                    }
+                    sync_pods(&pods, &list.items, &w, &l, &credentials, &logs).await;
                 }
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
@@ -79,7 +114,7 @@ async fn sync_pods(
     items: &[Pod],
     workers: &Mutex<HashMap<String, Process>>,
     log: &Mutex<KubeletLog>,
-    kubeconfig: &Path,
+    credentials: &HashMap<String, PathBuf>,
     logs: &Path,
 ) {
     let live: HashMap<String, &Pod> = items
@@ -112,6 +147,9 @@ async fn sync_pods(
             if running.contains_key(key) && !restart {
                 continue;
             }
+            let Some(kubeconfig) = credentials.get(&pod.uid().unwrap_or_default()) else {
+                continue;
+            };
             let simulation = pod
                 .labels()
                 .get("devsim.io/simulation")

@@ -10,11 +10,22 @@ use std::time::{Duration, Instant};
 use kube::Client;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
+mod accounts;
 mod kubelet;
 
+pub use accounts::kubeconfig_for;
 pub use kubelet::Kubelet;
 
 pub const DEVSIM: &str = env!("CARGO_BIN_EXE_devsim");
+
+/// A client with the credentials of the kubeconfig at `path`.
+pub async fn client_from(path: &Path) -> Client {
+    let kubeconfig = Kubeconfig::read_from(path).expect("kubeconfig parses");
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .expect("client config");
+    Client::try_from(config).expect("client")
+}
 
 /// The control plane started by tests/env/start-cluster.sh; stopped when dropped.
 pub struct Cluster {
@@ -47,13 +58,9 @@ impl Cluster {
         Self { dir, kubeconfig }
     }
 
+    /// A client with the admin token.
     pub async fn client(&self) -> Client {
-        let kubeconfig = Kubeconfig::read_from(&self.kubeconfig).expect("kubeconfig parses");
-        let config =
-            kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-                .await
-                .expect("client config");
-        Client::try_from(config).expect("client")
+        client_from(&self.kubeconfig).await
     }
 
     /// Runs kubectl 1.20 (built with the server, so within the ±1 version skew) against the

@@ -1,0 +1,199 @@
+//! The CRD reference in Markdown, generated from the schema the API server enforces: every
+//! field of `spec` with its type, default, bounds and description. The README carries it
+//! (`devsim crd --reference`); a test fails when the two drift apart.
+
+use std::fmt::Write as _;
+
+use kube::CustomResourceExt;
+use serde_json::Value;
+
+use super::DeviceSimulation;
+
+/// The reference table of every `spec` field, one row each, in schema order.
+pub fn reference_markdown() -> String {
+    let crd = serde_json::to_value(DeviceSimulation::crd()).expect("the CRD serialises");
+    let spec = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"];
+    let mut out =
+        String::from("| Field | Type | Default | Allowed | Description |\n|---|---|---|---|---|\n");
+    let required = names(&spec["required"]);
+    walk(&mut out, "spec", spec, &required);
+    out
+}
+
+fn names(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Writes a row for each property of `object`, then the rows of its own object or list-of-
+/// object properties under their path.
+fn walk(out: &mut String, path: &str, object: &Value, required: &[String]) {
+    let Some(properties) = object["properties"].as_object() else {
+        return;
+    };
+    for (name, field) in properties {
+        let field_path = format!("{path}.{name}");
+        row(out, &field_path, field, required.contains(name));
+        if is_kubernetes_type(field) {
+            continue;
+        }
+        if field["properties"].is_object() {
+            walk(out, &field_path, field, &names(&field["required"]));
+        } else if field["items"]["properties"].is_object() {
+            let items = &field["items"];
+            walk(
+                out,
+                &format!("{field_path}[]"),
+                items,
+                &names(&items["required"]),
+            );
+        }
+    }
+}
+
+/// Kubernetes' own types (resource requirements) are documented by Kubernetes, not here.
+fn is_kubernetes_type(field: &Value) -> bool {
+    field["description"]
+        .as_str()
+        .is_some_and(|d| d.contains("ResourceRequirements") || d.contains("Compute Resources"))
+        || field["properties"]["limits"].is_object()
+}
+
+fn row(out: &mut String, path: &str, field: &Value, required: bool) {
+    let mut kind = type_name(field);
+    if required {
+        kind.push_str(", required");
+    }
+    let default = match &field["default"] {
+        Value::Null => String::new(),
+        Value::Object(_) | Value::Array(_) => "see fields".to_owned(),
+        Value::String(s) => format!("`{s}`"),
+        other => format!("`{other}`"),
+    };
+    let description = field["description"]
+        .as_str()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace('|', "\\|");
+    let _ = writeln!(
+        out,
+        "| `{path}` | {kind} | {default} | {} | {description} |",
+        allowed(field)
+    );
+}
+
+fn type_name(field: &Value) -> String {
+    if is_kubernetes_type(field) {
+        return "ResourceRequirements".to_owned();
+    }
+    match field["type"].as_str() {
+        Some("array") => format!("list of {}", type_name(&field["items"])),
+        Some("object") if field["additionalProperties"].is_object() => {
+            format!("map of {}", type_name(&field["additionalProperties"]))
+        }
+        Some(t) => t.to_owned(),
+        None if field["x-kubernetes-int-or-string"] == true => "integer or string".to_owned(),
+        None => "any".to_owned(),
+    }
+}
+
+/// The schema's own bounds: enum, minimum/maximum, lengths, item counts, pattern.
+fn allowed(field: &Value) -> String {
+    let number = |v: &Value| {
+        v.as_f64().map(|n| {
+            if n.fract() == 0.0 {
+                format!("{}", n as i64)
+            } else {
+                format!("{n}")
+            }
+        })
+    };
+    let mut parts = Vec::new();
+    if let Some(values) = field["enum"].as_array() {
+        let values: Vec<String> = values
+            .iter()
+            .map(|v| {
+                format!(
+                    "`{}`",
+                    v.as_str().map_or_else(|| v.to_string(), str::to_owned)
+                )
+            })
+            .collect();
+        parts.push(values.join(", "));
+    }
+    match (number(&field["minimum"]), number(&field["maximum"])) {
+        (Some(min), Some(max)) => parts.push(format!("{min} to {max}")),
+        (Some(min), None) => parts.push(format!("≥ {min}")),
+        (None, Some(max)) => parts.push(format!("≤ {max}")),
+        (None, None) => {}
+    }
+    match (number(&field["minLength"]), number(&field["maxLength"])) {
+        (Some(min), Some(max)) => parts.push(format!("length {min} to {max}")),
+        (Some(min), None) => parts.push(format!("length ≥ {min}")),
+        (None, Some(max)) => parts.push(format!("length ≤ {max}")),
+        (None, None) => {}
+    }
+    match (number(&field["minItems"]), number(&field["maxItems"])) {
+        (Some(min), Some(max)) => parts.push(format!("{min} to {max} items")),
+        (None, Some(max)) => parts.push(format!("≤ {max} items")),
+        (Some(min), None) => parts.push(format!("≥ {min} items")),
+        (None, None) => {}
+    }
+    if let Some(pattern) = field["pattern"].as_str() {
+        if pattern == super::DURATION_PATTERN {
+            parts.push("a duration (Go syntax)".to_owned());
+        } else {
+            parts.push(format!("pattern `{}`", pattern.replace('|', "\\|")));
+        }
+    }
+    parts.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reference_markdown;
+
+    fn row<'a>(table: &'a str, field: &str) -> &'a str {
+        table
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{field}` |")))
+            .unwrap_or_else(|| panic!("no row for {field}:\n{table}"))
+    }
+
+    #[test]
+    fn every_field_has_a_row_with_its_type_default_and_bounds() {
+        let table = reference_markdown();
+        assert_eq!(
+            row(&table, "spec.devices"),
+            "| `spec.devices` | integer, required | | 1 to 10000000 | Number of simulated devices, 1 to 10,000,000. Device indices run from 0 to devices-1. |"
+        );
+        let acks = row(&table, "spec.kafka.acks");
+        assert!(
+            acks.contains("| string | `all` | `0`, `1`, `all` |"),
+            "{acks}"
+        );
+        let interval = row(&table, "spec.interval");
+        assert!(
+            interval.contains("`5s` | a duration (Go syntax)"),
+            "{interval}"
+        );
+        // Nested lists of objects are walked, Kubernetes' own types are not.
+        row(&table, "spec.profiles[].sensors[].type");
+        let resources = row(&table, "spec.workerResources");
+        assert!(resources.contains("ResourceRequirements"), "{resources}");
+        assert!(!table.contains("spec.workerResources.limits"));
+        // One line per row: no description breaks the table.
+        for line in table.lines() {
+            assert!(line.starts_with('|') && line.ends_with('|'), "{line}");
+        }
+    }
+}
