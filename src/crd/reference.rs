@@ -73,6 +73,7 @@ fn row(out: &mut String, path: &str, field: &Value, required: bool) {
     }
     let default = match &field["default"] {
         Value::Null => String::new(),
+        Value::Array(items) if items.is_empty() => "`[]`".to_owned(),
         Value::Object(_) | Value::Array(_) => "see fields".to_owned(),
         Value::String(s) => format!("`{s}`"),
         other => format!("`{other}`"),
@@ -174,7 +175,7 @@ mod tests {
         let table = reference_markdown();
         assert_eq!(
             row(&table, "spec.devices"),
-            "| `spec.devices` | integer, required | | 1 to 10000000 | Number of simulated devices, 1 to 10,000,000. Device indices run from 0 to devices-1. |"
+            "| `spec.devices` | integer, required |  | 1 to 10000000 | Number of simulated devices, 1 to 10,000,000. Device indices run from 0 to devices-1. |"
         );
         let acks = row(&table, "spec.kafka.acks");
         assert!(
