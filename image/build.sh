@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds devsim's image where no Docker daemon runs, with buildah (no daemon, root, vfs storage,
-# chroot isolation): the Dockerfile's own `runtime` stage, its two inputs supplied as build
-# contexts instead of stages, so that no base image has to be pulled:
+# Builds devsim's image where no Docker daemon runs, with buildah (Debian's package, installed
+# if missing; no daemon, root, vfs storage, chroot isolation): the Dockerfile's own `runtime`
+# stage, its two inputs supplied as build contexts instead of stages, so that no base image has
+# to be pulled:
 #   build   the release binary, built on this machine as the Dockerfile's `build` stage builds it
 #   rootfs  the runtime base from image/rootfs.sh, as the Dockerfile's `rootfs` stage makes it
 # Writes OUT/devsim-VERSION.oci.tar (an OCI archive: `podman load`, `ctr images import`,
@@ -13,7 +14,10 @@ set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 out="$(mkdir -p "${1:?usage: image/build.sh OUT}" && cd "$1" && pwd)"
 version="$(sed -n 's/^version = "\(.*\)"$/\1/p' "$repo/Cargo.toml" | head -n1)"
-command -v buildah >/dev/null || bash "$repo/tests/env/tools.sh" >/dev/null
+if ! command -v buildah >/dev/null; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends buildah >&2 \
+    || { apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends buildah >&2; }
+fi
 
 stage="$(mktemp -d)"
 trap 'rm -rf "$stage"' EXIT

@@ -45,7 +45,6 @@ fn sent_and_delivered(summary: &str) -> (u64, u64) {
 #[test]
 #[ignore = "builds the release binary and an image with buildah (root, a few minutes)"]
 fn the_image_builds_from_scratch_and_runs_as_nonroot_on_a_read_only_root() {
-    common::tools::bin(); // buildah, from Debian's package
     let dir = tempfile::tempdir().expect("temporary directory");
     let out = dir.path();
     let build = Command::new("bash")

@@ -1,5 +1,5 @@
-//! The release tooling (helm, kubernetes-validate, check-jsonschema, yamllint, hadolint,
-//! buildah), installed once per machine by tests/env/tools.sh, and a way to run it.
+//! The release tooling (helm, kubectl for kustomize, kubernetes-validate, check-jsonschema,
+//! yamllint, hadolint), installed once per machine by tests/env/tools.sh, and a way to run it.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use devsim::crd::Phase;
+use kube::api::ListParams;
 
 use super::{
     DEVICES, E2e, INTERVAL_MS, NS, lease_holder, patch_spec, rate_ok, status, verify_topic,
@@ -125,12 +126,17 @@ pub async fn operator_failover(e: &mut E2e) {
         },
     )
     .await;
-    let all_sets = e
+    // Other phases' simulations may still own StatefulSets of their own: count plant's.
+    let plant_sets = e
         .sets
-        .list(&Default::default())
+        .list(&ListParams::default().labels("devsim.io/simulation=plant"))
         .await
         .expect("list StatefulSets");
-    assert_eq!(all_sets.items.len(), 1, "exactly one StatefulSet");
+    assert_eq!(
+        plant_sets.items.len(),
+        1,
+        "exactly one StatefulSet for plant"
+    );
     eprintln!("e2e: operator-a stopped, operator-b took the lease over, totals continue");
 }
 

