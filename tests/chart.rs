@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use kube::CustomResourceExt;
 use serde_json::Value;
 
-use common::tools::{documents, render, repo, run, run_ok};
+use common::tools::{documents, render, repo, run, run_ok, stdout_of};
 
 const ALL_FEATURES: &str = "charts/devsim/ci/all-features-values.yaml";
 /// The oldest and the newest Kubernetes whose schemas kubernetes-validate carries.
@@ -303,7 +303,7 @@ fn the_kustomization_is_the_chart_rendered_with_its_crd_and_builds() {
             "examples/kustomize/devsim.yaml is not the chart's render: run `DEVSIM_BLESS=1 cargo test --test chart`"
         );
     }
-    let built = documents(&run_ok("kubectl", &["kustomize", "examples/kustomize"]));
+    let built = documents(&stdout_of("kubectl", &["kustomize", "examples/kustomize"]));
     assert_eq!(
         kinds(&built),
         [

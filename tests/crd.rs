@@ -2,32 +2,26 @@
 
 mod common;
 
-#[test]
-fn checked_in_crd_matches_the_rust_types() {
+/// Fails unless the file at `path` (from the repository's root) is the generated CRD.
+fn assert_is_the_generated_crd(path: &str) {
     let generated = devsim::crd::crd_yaml().expect("the CRD renders");
-    let checked_in = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/crds/devicesimulation.yaml"
-    ))
-    .expect("crds/devicesimulation.yaml exists");
+    let checked_in =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path))
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
     assert!(
         generated == checked_in,
-        "crds/devicesimulation.yaml is out of date: run `cargo run -- crd > crds/devicesimulation.yaml`"
+        "{path} is out of date: run `cargo run -- crd > {path}`"
     );
 }
 
 #[test]
+fn checked_in_crd_matches_the_rust_types() {
+    assert_is_the_generated_crd("crds/devicesimulation.yaml");
+}
+
+#[test]
 fn the_charts_crd_is_the_checked_in_crd() {
-    let generated = devsim::crd::crd_yaml().expect("the CRD renders");
-    let in_chart = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/charts/devsim/crds/devicesimulation.yaml"
-    ))
-    .expect("charts/devsim/crds/devicesimulation.yaml exists");
-    assert!(
-        generated == in_chart,
-        "charts/devsim/crds/devicesimulation.yaml is out of date: run `cargo run -- crd > charts/devsim/crds/devicesimulation.yaml`"
-    );
+    assert_is_the_generated_crd("charts/devsim/crds/devicesimulation.yaml");
 }
 
 #[test]

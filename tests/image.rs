@@ -30,6 +30,17 @@ fn buildah(out: &Path, args: &[&str]) -> Output {
         .expect("run buildah")
 }
 
+/// Fails unless a `devsim run` succeeded and Kafka acknowledged every one of its thousands of
+/// messages; returns how many.
+fn all_delivered(what: &str, run: &Output) -> u64 {
+    let summary = text(run);
+    assert!(run.status.success(), "{what}:\n{summary}");
+    let (sent, delivered) = sent_and_delivered(&summary);
+    assert!(sent > 4_000 && delivered == sent, "{what}:\n{summary}");
+    eprintln!("{what}: sent {sent}, delivered {delivered}");
+    delivered
+}
+
 /// The summary of a `devsim run`: (sent, delivered).
 fn sent_and_delivered(summary: &str) -> (u64, u64) {
     let figure = |name: &str| {
@@ -115,11 +126,7 @@ fn the_image_builds_from_scratch_and_runs_as_nonroot_on_a_read_only_root() {
         "--duration",
         "4s",
     ]);
-    let summary = text(&short_run);
-    assert!(short_run.status.success(), "{summary}");
-    let (sent, delivered) = sent_and_delivered(&summary);
-    assert!(sent > 4_000 && delivered == sent, "{summary}");
-    eprintln!("inside the image as 65532: sent {sent}, delivered {delivered}");
+    all_delivered("inside the image as 65532", &short_run);
 
     // The same root, read-only (as the chart's readOnlyRootFilesystem makes it), entered as
     // 65532 in a mount namespace of its own. podman run --read-only would be the usual way, but
@@ -141,10 +148,6 @@ fn the_image_builds_from_scratch_and_runs_as_nonroot_on_a_read_only_root() {
         .args(["--mount", "--propagation", "private", "bash", "-c", &script])
         .output()
         .expect("run unshare");
-    let summary = text(&ro_run);
-    assert!(ro_run.status.success(), "{summary}");
-    let (sent, delivered) = sent_and_delivered(&summary);
-    assert!(sent > 4_000 && delivered == sent, "{summary}");
-    eprintln!("read-only root as 65532: sent {sent}, delivered {delivered}");
+    all_delivered("read-only root as 65532", &ro_run);
     let _ = buildah(out, &["rm", &container]);
 }

@@ -51,7 +51,7 @@ pub fn run_ok(tool: &str, args: &[&str]) -> String {
 }
 
 /// `helm template` of the chart with the release name `devsim` in `namespace`, plus `args`:
-/// the manifests it prints (its warnings, on standard error, are not part of them).
+/// the manifests it prints.
 pub fn render(namespace: &str, args: &[&str]) -> String {
     let mut all = vec![
         "template",
@@ -61,18 +61,25 @@ pub fn render(namespace: &str, args: &[&str]) -> String {
         namespace,
     ];
     all.extend_from_slice(args);
-    let output = Command::new(bin().join("helm"))
-        .args(&all)
+    stdout_of("helm", &all)
+}
+
+/// What `tool` prints on standard output (its warnings, on standard error, are not part of
+/// it); panics with both unless it succeeds.
+pub fn stdout_of(tool: &str, args: &[&str]) -> String {
+    let output = Command::new(bin().join(tool))
+        .args(args)
         .current_dir(repo())
         .output()
-        .expect("run helm");
+        .unwrap_or_else(|e| panic!("run {tool}: {e}"));
     assert!(
         output.status.success(),
-        "helm {}:\n{}",
-        all.join(" "),
+        "{tool} {}:\n{}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    String::from_utf8(output.stdout).expect("helm prints UTF-8")
+    String::from_utf8(output.stdout).unwrap_or_else(|_| panic!("{tool} printed non-UTF-8"))
 }
 
 /// The documents of a multi-document YAML text, as JSON values (empty documents left out).

@@ -32,7 +32,7 @@ pub async fn chart_install(e: &mut E2e) {
     ]);
     eprintln!("e2e: server dry run of the chart:\n{dry_run}");
     let kubeconfig = e.cluster.kubeconfig.to_str().expect("UTF-8");
-    tools::run_ok(
+    let installed = tools::run_ok(
         "helm",
         &[
             "install",
@@ -43,6 +43,12 @@ pub async fn chart_install(e: &mut E2e) {
             "--kubeconfig",
             kubeconfig,
         ],
+    );
+    // NOTES.txt: what to type next.
+    assert!(
+        installed.contains("rollout status deployment/devsim")
+            && installed.contains("kubectl apply -f examples/simulation.yaml"),
+        "{installed}"
     );
     let listed = tools::run_ok(
         "helm",
@@ -69,6 +75,25 @@ pub async fn chart_install(e: &mut E2e) {
         .and_then(|p| p.service_account_name);
     assert_eq!(account.as_deref(), Some(RELEASE));
     eprintln!("e2e: helm install done:\n{listed}");
+
+    // The GitOps kustomization, built as users build it, through the server's dry run too:
+    // its simulation against the CRD the chart has just installed.
+    let kustomized = e.logs.join("kustomize-build.yaml");
+    std::fs::write(
+        &kustomized,
+        tools::stdout_of("kubectl", &["kustomize", "examples/kustomize"]),
+    )
+    .expect("write kustomize build");
+    let dry_run = e.cluster.kubectl_ok(&[
+        "apply",
+        "--dry-run=server",
+        "-f",
+        kustomized.to_str().expect("UTF-8"),
+    ]);
+    assert!(
+        dry_run.contains("devicesimulation.devsim.io/factory-floor created (server dry run)"),
+        "{dry_run}"
+    );
 }
 
 /// The operator as the chart's Deployment runs it: its container's args and environment, with
