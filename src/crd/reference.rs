@@ -131,23 +131,19 @@ fn allowed(field: &Value) -> String {
             .collect();
         parts.push(values.join(", "));
     }
-    match (number(&field["minimum"]), number(&field["maximum"])) {
-        (Some(min), Some(max)) => parts.push(format!("{min} to {max}")),
-        (Some(min), None) => parts.push(format!("≥ {min}")),
-        (None, Some(max)) => parts.push(format!("≤ {max}")),
-        (None, None) => {}
-    }
-    match (number(&field["minLength"]), number(&field["maxLength"])) {
-        (Some(min), Some(max)) => parts.push(format!("length {min} to {max}")),
-        (Some(min), None) => parts.push(format!("length ≥ {min}")),
-        (None, Some(max)) => parts.push(format!("length ≤ {max}")),
-        (None, None) => {}
-    }
-    match (number(&field["minItems"]), number(&field["maxItems"])) {
-        (Some(min), Some(max)) => parts.push(format!("{min} to {max} items")),
-        (None, Some(max)) => parts.push(format!("≤ {max} items")),
-        (Some(min), None) => parts.push(format!("≥ {min} items")),
-        (None, None) => {}
+    let bounds = [
+        ("minimum", "maximum", ("", "")),
+        ("minLength", "maxLength", ("length ", "")),
+        ("minItems", "maxItems", ("", " items")),
+    ];
+    for (low, high, (before, after)) in bounds {
+        let range = match (number(&field[low]), number(&field[high])) {
+            (Some(min), Some(max)) => format!("{min} to {max}"),
+            (Some(min), None) => format!("≥ {min}"),
+            (None, Some(max)) => format!("≤ {max}"),
+            (None, None) => continue,
+        };
+        parts.push(format!("{before}{range}{after}"));
     }
     if let Some(pattern) = field["pattern"].as_str() {
         if pattern == super::DURATION_PATTERN {

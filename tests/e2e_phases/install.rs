@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use devsim::crd::DeviceSimulation;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{Namespace, Pod, Secret};
+use k8s_openapi::api::core::v1::{Namespace, Pod, PodSpec, Secret};
 use k8s_openapi::api::rbac::v1::ClusterRole;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 
@@ -64,15 +64,7 @@ pub async fn chart_install(e: &mut E2e) {
         listed.contains(RELEASE) && listed.contains("deployed"),
         "{listed}"
     );
-    let deployments: Api<Deployment> = Api::namespaced(e.client.clone(), OPERATOR_NS);
-    let deployment = deployments
-        .get(RELEASE)
-        .await
-        .expect("the chart's Deployment");
-    let account = deployment
-        .spec
-        .and_then(|s| s.template.spec)
-        .and_then(|p| p.service_account_name);
+    let account = deployed_pod(e).await.service_account_name;
     assert_eq!(account.as_deref(), Some(RELEASE));
     eprintln!("e2e: helm install done:\n{listed}");
 
@@ -96,18 +88,21 @@ pub async fn chart_install(e: &mut E2e) {
     );
 }
 
+/// The pod template of the chart's operator Deployment, as the API server holds it.
+async fn deployed_pod(e: &E2e) -> PodSpec {
+    Api::<Deployment>::namespaced(e.client.clone(), OPERATOR_NS)
+        .get(RELEASE)
+        .await
+        .expect("the chart's Deployment")
+        .spec
+        .and_then(|s| s.template.spec)
+        .expect("a pod template")
+}
+
 /// The operator as the chart's Deployment runs it: its container's args and environment, with
 /// a token of the chart's ServiceAccount (there is no kubelet to run the pod itself).
 pub async fn operator_as_deployed(e: &E2e, identity: &str) -> (Vec<String>, Vec<(String, String)>) {
-    let deployments: Api<Deployment> = Api::namespaced(e.client.clone(), OPERATOR_NS);
-    let deployment = deployments
-        .get(RELEASE)
-        .await
-        .expect("the chart's Deployment");
-    let pod = deployment
-        .spec
-        .and_then(|s| s.template.spec)
-        .expect("a pod template");
+    let pod = deployed_pod(e).await;
     let account = pod.service_account_name.clone().expect("a ServiceAccount");
     let kubeconfig = operator_kubeconfig(e, &account).await;
     let container = &pod.containers[0];
