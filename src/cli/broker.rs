@@ -1,13 +1,13 @@
 //! `devsim broker`: an embedded Kafka for local development and tests, no Java, no container.
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
 use clap::Args;
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
 
 use super::{EXIT_FAILED, EXIT_INVALID, EXIT_OK};
-use crate::kafka::EmbeddedKafka;
+use crate::kafka::{EmbeddedKafka, Relay};
 use crate::shutdown::Shutdown;
 
 /// Flags of `devsim broker`.
@@ -22,10 +22,19 @@ pub struct BrokerArgs {
     /// Number of mock brokers.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=16))]
     pub brokers: u32,
-    /// Also accept bootstrap connections on this 127.0.0.1 port (the mock brokers themselves
-    /// listen on ports chosen at run time, which clients learn from the metadata).
-    #[arg(long)]
+    /// Serve clients on this 127.0.0.1 port (shorthand for `--listen 127.0.0.1:PORT`).
+    #[arg(long, conflicts_with = "listen")]
     pub port: Option<u16>,
+    /// Serve clients on this address, `IP` or `IP:PORT`, for example one that pods or other
+    /// machines reach: the first broker on PORT (any free port if omitted), the others on free
+    /// ports of the same IP, and the metadata names those addresses. Without it the mock
+    /// brokers serve 127.0.0.1 only, on ports chosen at run time.
+    #[arg(long, value_parser = parse_listen)]
+    pub listen: Option<SocketAddr>,
+    /// Host name or IP that clients dial to reach `--listen` (default: its IP; required when
+    /// that is 0.0.0.0 or ::).
+    #[arg(long, requires = "listen")]
+    pub advertise: Option<String>,
     /// Write the bootstrap address to this file once the cluster is up (for scripts and tests).
     #[arg(long)]
     pub address_file: Option<PathBuf>,
@@ -40,17 +49,37 @@ pub(super) async fn run(args: BrokerArgs, shutdown: Shutdown) -> u8 {
         }
     };
     let mut bootstrap = cluster.bootstrap_servers().to_owned();
-    if let Some(port) = args.port {
-        let listener = match TcpListener::bind(("127.0.0.1", port)).await {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!("error: --port {port}: {e}");
+    let listen = args.listen.or_else(|| {
+        args.port
+            .map(|p| SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), p))
+    });
+    if let Some(listen) = listen {
+        let flag = if args.listen.is_some() {
+            "--listen"
+        } else {
+            "--port"
+        };
+        let advertise = match (&args.advertise, listen.ip().is_unspecified()) {
+            (Some(host), _) => host.clone(),
+            (None, false) => listen.ip().to_string(),
+            (None, true) => {
+                eprintln!(
+                    "error: --listen {listen}: an unspecified address needs --advertise HOST, the name or IP that clients dial"
+                );
                 return EXIT_INVALID;
             }
         };
-        let target = bootstrap.split(',').next().unwrap_or_default().to_owned();
-        bootstrap = format!("127.0.0.1:{port}");
-        tokio::spawn(forward_bootstrap(listener, target));
+        let upstream: Vec<SocketAddr> = bootstrap
+            .split(',')
+            .filter_map(|a| a.parse().ok())
+            .collect();
+        match Relay::start(listen, &advertise, &upstream).await {
+            Ok(relay) => bootstrap = relay.advertised.join(","),
+            Err(e) => {
+                eprintln!("error: {flag} {listen}: {e}");
+                return EXIT_INVALID;
+            }
+        }
     }
     if let Some(path) = &args.address_file {
         // Written whole then renamed, so a reader never sees half an address.
@@ -105,18 +134,9 @@ fn follow_orders(cluster: std::sync::Arc<EmbeddedKafka>) {
     }
 }
 
-/// Forwards connections on a fixed port to the first mock broker, for clients configured with a
-/// well-known bootstrap address.
-async fn forward_bootstrap(listener: TcpListener, target: String) {
-    loop {
-        let Ok((mut inbound, _)) = listener.accept().await else {
-            continue;
-        };
-        let target = target.clone();
-        tokio::spawn(async move {
-            if let Ok(mut outbound) = TcpStream::connect(&target).await {
-                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-            }
-        });
-    }
+/// `IP` or `IP:PORT` (IPv6 in brackets when a port follows).
+fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    text.parse::<SocketAddr>()
+        .or_else(|_| text.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 0)))
+        .map_err(|_| format!("{text:?} is not IP or IP:PORT (for example 10.0.0.5:9092)"))
 }

@@ -14,12 +14,14 @@ mod reference;
 mod sensors;
 mod status;
 pub mod timestamps;
+mod workers;
 
 pub use duration::{DURATION_PATTERN, Duration, DurationError, parse_duration};
 pub use kafka::{Acks, Compression, KafkaSpec, Partitioner};
 pub use reference::reference_markdown;
 pub use sensors::{DeviceProfileSpec, SensorSpec, SensorType};
 pub use status::{DeviceSimulationStatus, Phase, ScheduleEpoch, ShardProblem, ShardStatus, Totals};
+pub use workers::{OPERATOR_ENV, OPERATOR_LABELS, WorkerTemplateSpec};
 
 use kube::{CustomResource, CustomResourceExt};
 use schemars::JsonSchema;
@@ -178,6 +180,11 @@ pub struct DeviceSimulationSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "resources_schema")]
     pub worker_resources: Option<k8s_openapi::api::core::v1::ResourceRequirements>,
+
+    /// Placement and dress of the worker pods: labels, annotations, node selector,
+    /// tolerations, affinity, extra environment, priority class, pull secrets, host network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_template: Option<WorkerTemplateSpec>,
 }
 
 /// Slow changes of each sensor's mean over time.

@@ -41,7 +41,7 @@ fn walk(out: &mut String, path: &str, object: &Value, required: &[String]) {
     for (name, field) in properties {
         let field_path = format!("{path}.{name}");
         row(out, &field_path, field, required.contains(name));
-        if is_kubernetes_type(field) {
+        if kubernetes_type(&field_path).is_some() {
             continue;
         }
         if field["properties"].is_object() {
@@ -58,16 +58,27 @@ fn walk(out: &mut String, path: &str, object: &Value, required: &[String]) {
     }
 }
 
-/// Kubernetes' own types (resource requirements) are documented by Kubernetes, not here.
-fn is_kubernetes_type(field: &Value) -> bool {
-    field["description"]
-        .as_str()
-        .is_some_and(|d| d.contains("ResourceRequirements") || d.contains("Compute Resources"))
-        || field["properties"]["limits"].is_object()
+/// Fields of Kubernetes' own types, documented by Kubernetes (`kubectl explain`), not here.
+const KUBERNETES_TYPES: [(&str, &str); 5] = [
+    ("spec.workerResources", "ResourceRequirements"),
+    ("spec.workerTemplate.affinity", "Affinity"),
+    ("spec.workerTemplate.tolerations", "list of Toleration"),
+    ("spec.workerTemplate.env", "list of EnvVar"),
+    (
+        "spec.workerTemplate.imagePullSecrets",
+        "list of LocalObjectReference",
+    ),
+];
+
+fn kubernetes_type(path: &str) -> Option<&'static str> {
+    KUBERNETES_TYPES
+        .iter()
+        .find(|(p, _)| *p == path)
+        .map(|(_, name)| *name)
 }
 
 fn row(out: &mut String, path: &str, field: &Value, required: bool) {
-    let mut kind = type_name(field);
+    let mut kind = kubernetes_type(path).map_or_else(|| type_name(field), str::to_owned);
     if required {
         kind.push_str(", required");
     }
@@ -93,9 +104,6 @@ fn row(out: &mut String, path: &str, field: &Value, required: bool) {
 }
 
 fn type_name(field: &Value) -> String {
-    if is_kubernetes_type(field) {
-        return "ResourceRequirements".to_owned();
-    }
     match field["type"].as_str() {
         Some("array") => format!("list of {}", type_name(&field["items"])),
         Some("object") if field["additionalProperties"].is_object() => {
@@ -188,6 +196,11 @@ mod tests {
         let resources = row(&table, "spec.workerResources");
         assert!(resources.contains("ResourceRequirements"), "{resources}");
         assert!(!table.contains("spec.workerResources.limits"));
+        let affinity = row(&table, "spec.workerTemplate.affinity");
+        assert!(affinity.contains("| Affinity |"), "{affinity}");
+        assert!(!table.contains("spec.workerTemplate.affinity."));
+        assert!(!table.contains("spec.workerTemplate.env[]"));
+        row(&table, "spec.workerTemplate.hostNetwork");
         // One line per row: no description breaks the table.
         for line in table.lines() {
             assert!(line.starts_with('|') && line.ends_with('|'), "{line}");

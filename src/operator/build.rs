@@ -174,6 +174,24 @@ pub fn stateful_set(sim: &DeviceSimulation, replicas: u32, config: &BuildConfig)
         security_context: Some(config.worker_security_context.clone()),
         ..Container::default()
     };
+    let mut template = PodTemplateSpec {
+        metadata: Some(ObjectMeta {
+            labels: Some(labels.clone()),
+            ..ObjectMeta::default()
+        }),
+        spec: Some(PodSpec {
+            containers: vec![container],
+            // The account whose Role names this simulation only (see `access`).
+            service_account_name: Some(super::access::access_name(sim)),
+            // Long enough for a worker to flush its producer and report its totals.
+            termination_grace_period_seconds: Some(30),
+            security_context: Some(config.worker_pod_security_context.clone()),
+            ..PodSpec::default()
+        }),
+    };
+    if let Some(overrides) = &sim.spec.worker_template {
+        super::template::overlay(&mut template, overrides);
+    }
     StatefulSet {
         metadata: owned_meta(sim),
         spec: Some(StatefulSetSpec {
@@ -182,24 +200,10 @@ pub fn stateful_set(sim: &DeviceSimulation, replicas: u32, config: &BuildConfig)
             // Shards are independent: start and stop them all at once, not one by one.
             pod_management_policy: Some("Parallel".to_owned()),
             selector: LabelSelector {
-                match_labels: Some(labels.clone()),
+                match_labels: Some(labels),
                 ..LabelSelector::default()
             },
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(labels),
-                    ..ObjectMeta::default()
-                }),
-                spec: Some(PodSpec {
-                    containers: vec![container],
-                    // The account whose Role names this simulation only (see `access`).
-                    service_account_name: Some(super::access::access_name(sim)),
-                    // Long enough for a worker to flush its producer and report its totals.
-                    termination_grace_period_seconds: Some(30),
-                    security_context: Some(config.worker_pod_security_context.clone()),
-                    ..PodSpec::default()
-                }),
-            },
+            template,
             ..StatefulSetSpec::default()
         }),
         status: None,

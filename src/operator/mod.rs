@@ -13,6 +13,7 @@ pub mod leader;
 pub mod reconcile;
 pub mod retry;
 pub mod status;
+mod template;
 
 use std::sync::Arc;
 use std::time::Duration;

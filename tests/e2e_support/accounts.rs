@@ -42,14 +42,21 @@ pub async fn kubeconfig_for(
         .map(|s| s.token)
         .ok_or_else(|| format!("token for {namespace}/{account}: no status"))?;
     let admin_config = Kubeconfig::read_from(admin_kubeconfig).map_err(|e| e.to_string())?;
-    let server = admin_config
+    let cluster = admin_config
         .clusters
         .first()
         .and_then(|c| c.cluster.as_ref())
-        .and_then(|c| c.server.clone())
+        .ok_or("the admin kubeconfig names no cluster")?;
+    let server = cluster
+        .server
+        .clone()
         .ok_or("the admin kubeconfig names no server")?;
+    let ca = cluster
+        .certificate_authority_data
+        .clone()
+        .ok_or("the admin kubeconfig carries no CA")?;
     let text = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: e2e\n  cluster:\n    server: {server}\n    insecure-skip-tls-verify: true\nusers:\n- name: {account}\n  user:\n    token: {token}\ncontexts:\n- name: e2e\n  context: {{cluster: e2e, user: {account}, namespace: {namespace}}}\ncurrent-context: e2e\n"
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: e2e\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\nusers:\n- name: {account}\n  user:\n    token: {token}\ncontexts:\n- name: e2e\n  context: {{cluster: e2e, user: {account}, namespace: {namespace}}}\ncurrent-context: e2e\n"
     );
     std::fs::write(out, text).map_err(|e| e.to_string())?;
     Ok(out.to_path_buf())

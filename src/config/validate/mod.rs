@@ -196,6 +196,7 @@ impl Validator {
         let profiles = self.profiles(s, trend_scale);
         let kafka = self.kafka(s);
         self.worker_resources(s);
+        self.worker_template(s);
         if !self.errors.is_empty() {
             return None;
         }

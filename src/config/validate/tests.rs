@@ -280,3 +280,26 @@ fn worker_quantities_are_checked_as_the_api_server_checks_them() {
     ))
     .expect("sound quantities are valid");
 }
+
+#[test]
+fn a_worker_template_may_not_take_what_the_operator_owns() {
+    one_error(
+        "devices: 1\nworkerTemplate:\n  labels:\n    devsim.io/simulation: other\n",
+        "spec.workerTemplate.labels.devsim.io/simulation",
+        "the operator's own label",
+    );
+    one_error(
+        "devices: 1\nworkerTemplate:\n  env:\n    - name: RUST_LOG\n      value: debug\n    - name: POD_NAME\n      value: x\n",
+        "spec.workerTemplate.env[1].name",
+        "POD_NAME is set by the operator",
+    );
+    one_error(
+        "devices: 1\nworkerTemplate:\n  env:\n    - name: \"\"\n",
+        "spec.workerTemplate.env[0].name",
+        "must not be empty",
+    );
+    validate(&sim(
+        "devices: 1\nworkerTemplate:\n  labels: {team: iot}\n  env:\n    - name: RUST_LOG\n      value: debug\n  hostNetwork: true\n",
+    ))
+    .expect("labels and variables of the user's own are valid");
+}

@@ -1,14 +1,15 @@
 //! The workers step: what each worker pod asks of the cluster. A quantity the API server would
-//! refuse, or a request above its limit, makes the StatefulSet unappliable; both are invalid
-//! specs, reported with the field before anything is applied.
+//! refuse, or a request above its limit, makes the StatefulSet unappliable; a template that
+//! overrides the operator's own labels or environment would break its selector or its shard
+//! identity. All are invalid specs, reported with the field before anything is applied.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use super::Validator;
-use crate::crd::DeviceSimulationSpec;
 use crate::crd::quantity::parse_quantity;
+use crate::crd::{DeviceSimulationSpec, OPERATOR_ENV, OPERATOR_LABELS};
 
 /// Each resource's value and the text it was written as.
 type Amounts = BTreeMap<String, (f64, String)>;
@@ -27,6 +28,37 @@ impl Validator {
                 self.fail(
                     format!("spec.workerResources.requests.{name}"),
                     format!("must not exceed the limit ({limit_text}), got {request_text}"),
+                );
+            }
+        }
+    }
+
+    pub(super) fn worker_template(&mut self, s: &DeviceSimulationSpec) {
+        let Some(template) = &s.worker_template else {
+            return;
+        };
+        for key in template.labels.keys() {
+            if OPERATOR_LABELS.contains(&key.as_str()) {
+                self.fail(
+                    format!("spec.workerTemplate.labels.{key}"),
+                    "is the operator's own label (the workers' selector) and cannot be set"
+                        .to_owned(),
+                );
+            }
+        }
+        for (i, var) in template.env.iter().enumerate() {
+            if var.name.is_empty() {
+                self.fail(
+                    format!("spec.workerTemplate.env[{i}].name"),
+                    "must not be empty".to_owned(),
+                );
+            } else if OPERATOR_ENV.contains(&var.name.as_str()) {
+                self.fail(
+                    format!("spec.workerTemplate.env[{i}].name"),
+                    format!(
+                        "{} is set by the operator (it names the worker's shard) and cannot be overridden",
+                        var.name
+                    ),
                 );
             }
         }

@@ -1,0 +1,66 @@
+//! `spec.workerTemplate`: how a simulation's worker pods are placed and dressed in the cluster,
+//! for what a GitOps user sets on any workload (node placement, priority, extra environment,
+//! labels and annotations for meshes and scrapers, the node's network).
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{Affinity, EnvVar, LocalObjectReference, Toleration};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Pod labels the operator sets on its workers (their selector): a template may not set them.
+pub const OPERATOR_LABELS: [&str; 4] = [
+    "app.kubernetes.io/name",
+    "app.kubernetes.io/component",
+    "app.kubernetes.io/instance",
+    "devsim.io/simulation",
+];
+/// Environment variables the operator sets on its workers: a template may not set them.
+pub const OPERATOR_ENV: [&str; 2] = ["POD_NAME", "POD_NAMESPACE"];
+
+/// Overrides of the worker pods' template. The operator's own settings (image, arguments,
+/// probes, security context, the selector's labels, `POD_NAME` and `POD_NAMESPACE`) cannot be
+/// overridden: a field that tries is refused with its path.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkerTemplateSpec {
+    /// Labels added to every worker pod.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+
+    /// Annotations added to every worker pod (for example a service mesh's or a scraper's).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+
+    /// Run the workers in their node's network namespace, to reach a Kafka that only the nodes
+    /// can reach. Each worker then takes its metrics port (9400) on the node, so at most one
+    /// worker of a simulation runs per node: give the simulation as many schedulable nodes as
+    /// replicas. DNS then follows `ClusterFirstWithHostNet`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub host_network: bool,
+
+    /// Nodes the workers may run on, by label (as a pod's `nodeSelector`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub node_selector: BTreeMap<String, String>,
+
+    /// Taints the workers tolerate (as a pod's `tolerations`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tolerations: Vec<Toleration>,
+
+    /// Node and pod affinity of the workers (as a pod's `affinity`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub affinity: Option<Affinity>,
+
+    /// Environment variables added to the worker container, after the operator's own (for
+    /// example `RUST_LOG`, or a proxy's address).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<EnvVar>,
+
+    /// PriorityClass of the worker pods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority_class_name: Option<String>,
+
+    /// Secrets for pulling the worker image from a private registry.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub image_pull_secrets: Vec<LocalObjectReference>,
+}
