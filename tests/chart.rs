@@ -124,6 +124,18 @@ fn defaults_install_cluster_wide_and_every_feature_renders_what_it_promises() {
     )
     .expect("JSON");
     assert_eq!(resources["limits"]["memory"], "512Mi");
+    let worker_env: Value =
+        serde_json::from_str(env(container, "DEVSIM_WORKER_ENV").expect("worker env passed on"))
+            .expect("JSON");
+    assert_eq!(worker_env[0]["name"], "HTTPS_PROXY");
+    assert_eq!(
+        env(container, "HTTPS_PROXY"),
+        Some("http://proxy.example:3128")
+    );
+    let pod = &deployment["spec"]["template"]["spec"];
+    assert_eq!(pod["hostNetwork"], true);
+    assert_eq!(pod["dnsPolicy"], "ClusterFirstWithHostNet");
+    assert_eq!(pod["priorityClassName"], "platform-critical");
     assert!(
         container["args"]
             .as_array()
@@ -213,6 +225,8 @@ fn the_values_schema_refuses_bad_values_and_names_the_key() {
             "workers.image.pullPolicy=Later",
             "/workers/image/pullPolicy",
         ),
+        ("workers.env[0].name=POD_NAME", "/workers/env/0/name"),
+        ("hostNetwork=yes", "/hostNetwork"),
     ] {
         let (ok, text) = run(
             "helm",

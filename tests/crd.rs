@@ -79,3 +79,18 @@ fn example_simulations_are_valid() {
         devsim::config::validate(&sim).unwrap_or_else(|e| panic!("{name}: {e}"));
     }
 }
+
+/// Kubernetes 1.20 (the chart's oldest) cannot build the OpenAPI model of a CRD with an
+/// int-or-string field or an `anyOf`, and then treats every list of the resource as atomic in
+/// server-side apply: the workers' `status.shards` entries would replace each other's.
+#[test]
+fn the_crd_schema_has_nothing_kubernetes_1_20_cannot_model() {
+    let crd = devsim::crd::crd_yaml().expect("the CRD renders");
+    for construct in ["x-kubernetes-int-or-string", "anyOf", "oneOf", "allOf"] {
+        assert!(!crd.contains(construct), "the CRD uses {construct}");
+    }
+    assert!(
+        crd.contains("x-kubernetes-list-type: map"),
+        "status.shards must stay a map list, merged per shard"
+    );
+}

@@ -3,38 +3,18 @@
 //! Kafka as real processes. Ignored by plain `cargo test` because the first build of the API
 //! server needs root and ~10 minutes; `.ci/run` runs it (`cargo test -- --include-ignored`).
 //!
-//! One cluster, named phases in order. A failed phase does not stop the run: the phases that
-//! do not need it still run, those that do are skipped, and the summary lists every outcome,
-//! so the first failure does not hide the rest.
+//! One cluster, named phases in order (`e2e_support::steps`: a failed phase skips only the
+//! phases that need it). This is the fast tier: the harness plays the kubelet. The real node,
+//! with the image, the scheduler and a kubelet, is `tests/real_node.rs`.
 
 mod common;
 mod e2e_phases;
 mod e2e_support;
 
-use std::future::Future;
-use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
-
-use futures::FutureExt;
 use kube::api::Api;
 
 use e2e_phases::*;
-use e2e_support::Cluster;
-
-type StepFuture<'a> = Pin<Box<dyn Future<Output = ()> + 'a>>;
-
-/// A phase of the run: its name, the phases it needs, and what it does.
-struct Step {
-    name: &'static str,
-    needs: &'static [&'static str],
-    run: for<'a> fn(&'a mut E2e) -> StepFuture<'a>,
-}
-
-macro_rules! phase {
-    ($name:literal, [$($need:literal),*], $f:ident) => {
-        Step { name: $name, needs: &[$($need),*], run: |e| Box::pin($f(e)) }
-    };
-}
+use e2e_support::{Cluster, assert_all_passed, phase, run_steps};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs kube-apiserver 1.20 from tests/env/build-kube.sh (root, ~10 min the first time)"]
@@ -105,45 +85,10 @@ async fn operator_end_to_end() {
             delete_collects_garbage
         ),
     ];
-    let mut outcomes: Vec<(&str, Result<(), String>)> = Vec::new();
-    for phase in &phases {
-        let missing = phase.needs.iter().find(|need| {
-            !outcomes
-                .iter()
-                .any(|(name, outcome)| name == *need && outcome.is_ok())
-        });
-        if let Some(need) = missing {
-            outcomes.push((phase.name, Err(format!("skipped: needs {need}"))));
-            continue;
-        }
-        eprintln!("e2e: == {}", phase.name);
-        let outcome = AssertUnwindSafe((phase.run)(&mut e2e))
-            .catch_unwind()
-            .await
-            .map_err(|panic| {
-                panic
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                    .unwrap_or_else(|| "panicked".to_owned())
-            });
-        outcomes.push((phase.name, outcome));
-    }
+    let outcomes = run_steps(&mut e2e, &phases).await;
     if let Some(kubelet) = e2e.kubelet.take() {
         kubelet.shutdown().await;
     }
-    let summary: Vec<String> = outcomes
-        .iter()
-        .map(|(name, outcome)| match outcome {
-            Ok(()) => format!("  ok      {name}"),
-            Err(why) => format!("  FAILED  {name}: {why}"),
-        })
-        .collect();
-    eprintln!("e2e: phases\n{}", summary.join("\n"));
     // Keep the logs of a failed run for the person reading the failure (Cluster's Drop does).
-    assert!(
-        outcomes.iter().all(|(_, outcome)| outcome.is_ok()),
-        "e2e phases failed:\n{}",
-        summary.join("\n")
-    );
+    assert_all_passed(&outcomes);
 }

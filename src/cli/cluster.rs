@@ -38,6 +38,11 @@ pub struct OperatorArgs {
     /// non-root user 65532, seccomp RuntimeDefault).
     #[arg(long, env = "DEVSIM_WORKER_POD_SECURITY_CONTEXT")]
     pub worker_pod_security_context: Option<String>,
+    /// Environment variables of every worker container, before a simulation's own
+    /// `spec.workerTemplate.env`, as a JSON list of Kubernetes EnvVar
+    /// (`[{"name":"HTTPS_PROXY","value":"http://proxy:3128"}]`).
+    #[arg(long, env = "DEVSIM_WORKER_ENV")]
+    pub worker_env: Option<String>,
     /// Address of /metrics, /healthz and /readyz.
     #[arg(long, default_value = "0.0.0.0:8080")]
     pub metrics_addr: std::net::SocketAddr,
@@ -118,6 +123,22 @@ fn build_config(args: &OperatorArgs) -> Result<BuildConfig, String> {
     }
     if let Some(text) = &args.worker_pod_security_context {
         build.worker_pod_security_context = parse_object("worker-pod-security-context", text)?;
+    }
+    if let Some(text) = &args.worker_env {
+        build.worker_env = parse_object("worker-env", text)?;
+        if let Some(reserved) =
+            build
+                .worker_env
+                .iter()
+                .find(|v: &&k8s_openapi::api::core::v1::EnvVar| {
+                    crate::crd::OPERATOR_ENV.contains(&v.name.as_str())
+                })
+        {
+            return Err(format!(
+                "--worker-env: {} is set by the operator (it names the worker's shard) and cannot be overridden",
+                reserved.name
+            ));
+        }
     }
     Ok(build)
 }
@@ -201,7 +222,37 @@ fn exit_code(result: anyhow::Result<()>) -> u8 {
 mod tests {
     use k8s_openapi::api::core::v1::{ResourceRequirements, SecurityContext};
 
-    use super::parse_object;
+    use super::{OperatorArgs, build_config, parse_object};
+    use clap::Parser;
+
+    /// The operator's flags as a command line would give them.
+    fn operator_args(flags: &[&str]) -> OperatorArgs {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: OperatorArgs,
+        }
+        Cli::parse_from(std::iter::once("operator").chain(flags.iter().copied())).args
+    }
+
+    #[test]
+    fn worker_env_is_added_unless_it_takes_the_operators_own_variables() {
+        let build = build_config(&operator_args(&[
+            "--worker-env",
+            r#"[{"name":"KUBERNETES_SERVICE_HOST","value":"10.0.0.1"}]"#,
+        ]))
+        .expect("valid");
+        assert_eq!(build.worker_env[0].value.as_deref(), Some("10.0.0.1"));
+        let refused = build_config(&operator_args(&[
+            "--worker-env",
+            r#"[{"name":"POD_NAME","value":"x"}]"#,
+        ]))
+        .expect_err("POD_NAME is the operator's");
+        assert!(
+            refused.starts_with("--worker-env: POD_NAME is set by the operator"),
+            "{refused}"
+        );
+    }
 
     #[test]
     fn worker_defaults_name_the_flag_and_the_field_that_is_wrong() {

@@ -23,6 +23,7 @@ pub const OPERATOR_ENV: [&str; 2] = ["POD_NAME", "POD_NAMESPACE"];
 /// overridden: a field that tries is refused with its path.
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(transform = quantities_as_strings)]
 pub struct WorkerTemplateSpec {
     /// Labels added to every worker pod.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -63,4 +64,28 @@ pub struct WorkerTemplateSpec {
     /// Secrets for pulling the worker image from a private registry.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub image_pull_secrets: Vec<LocalObjectReference>,
+}
+
+/// Kubernetes 1.20's API server cannot build the OpenAPI model of a CRD holding an
+/// int-or-string field (`env[].valueFrom.resourceFieldRef.divisor` here) and then applies every
+/// list of the resource as one atomic value, so that the workers' server-side applies of their
+/// `status.shards` entries would replace each other's. Those fields are quantities, which are
+/// written as strings anyway (`1Mi`): the schema says string.
+fn quantities_as_strings(schema: &mut schemars::Schema) {
+    fn walk(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                if map.remove("x-kubernetes-int-or-string").is_some() {
+                    map.remove("anyOf");
+                    map.insert("type".to_owned(), "string".into());
+                }
+                map.values_mut().for_each(walk);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    if let Some(object) = schema.as_object_mut() {
+        object.values_mut().for_each(walk);
+    }
 }

@@ -33,6 +33,10 @@ pub struct BuildConfig {
     pub worker_security_context: SecurityContext,
     /// Security context of the worker pod.
     pub worker_pod_security_context: PodSecurityContext,
+    /// Environment of every worker container, after the operator's own variables and before
+    /// a simulation's `spec.workerTemplate.env` (for what holds in the whole cluster, such as
+    /// a proxy, or where pods reach the API server).
+    pub worker_env: Vec<EnvVar>,
 }
 
 impl BuildConfig {
@@ -44,6 +48,7 @@ impl BuildConfig {
             worker_resources: None,
             worker_security_context: restricted_security_context(),
             worker_pod_security_context: restricted_pod_security_context(),
+            worker_env: Vec::new(),
         }
     }
 }
@@ -145,18 +150,23 @@ pub fn stateful_set(sim: &DeviceSimulation, replicas: u32, config: &BuildConfig)
             "--simulation".to_owned(),
             sim.name_any(),
         ]),
-        env: Some(vec![
-            EnvVar {
-                name: "POD_NAME".to_owned(),
-                value_from: Some(field("metadata.name")),
-                ..EnvVar::default()
-            },
-            EnvVar {
-                name: "POD_NAMESPACE".to_owned(),
-                value_from: Some(field("metadata.namespace")),
-                ..EnvVar::default()
-            },
-        ]),
+        env: Some(
+            [
+                EnvVar {
+                    name: "POD_NAME".to_owned(),
+                    value_from: Some(field("metadata.name")),
+                    ..EnvVar::default()
+                },
+                EnvVar {
+                    name: "POD_NAMESPACE".to_owned(),
+                    value_from: Some(field("metadata.namespace")),
+                    ..EnvVar::default()
+                },
+            ]
+            .into_iter()
+            .chain(config.worker_env.iter().cloned())
+            .collect(),
+        ),
         ports: Some(vec![ContainerPort {
             name: Some("metrics".to_owned()),
             container_port: WORKER_METRICS_PORT,

@@ -55,13 +55,18 @@ mod tests {
     use super::*;
     use crate::config::parse_simulation;
     use crate::operator::build::{BuildConfig, stateful_set};
+    use k8s_openapi::api::core::v1::EnvVar;
 
     fn pod_template(extra: &str) -> PodTemplateSpec {
+        pod_template_with(extra, BuildConfig::new("devsim:test", "IfNotPresent"))
+    }
+
+    fn pod_template_with(extra: &str, config: BuildConfig) -> PodTemplateSpec {
         let sim = parse_simulation(&format!(
             "apiVersion: devsim.io/v1alpha1\nkind: DeviceSimulation\nmetadata:\n  name: plant\n  namespace: iot\n  uid: u1\nspec:\n  devices: 10\n{extra}"
         ))
         .expect("fixture parses");
-        let sts = stateful_set(&sim, 2, &BuildConfig::new("devsim:test", "IfNotPresent"));
+        let sts = stateful_set(&sim, 2, &config);
         sts.spec.expect("spec").template
     }
 
@@ -139,5 +144,33 @@ mod tests {
         // What the operator owns is untouched.
         assert_eq!(pod.containers[0].image.as_deref(), Some("devsim:test"));
         assert_eq!(pod.service_account_name.as_deref(), Some("plant-workers"));
+    }
+
+    #[test]
+    fn the_installations_worker_env_comes_before_the_simulations() {
+        let mut config = BuildConfig::new("devsim:test", "IfNotPresent");
+        config.worker_env = vec![EnvVar {
+            name: "KUBERNETES_SERVICE_HOST".to_owned(),
+            value: Some("10.0.0.1".to_owned()),
+            ..EnvVar::default()
+        }];
+        let template = pod_template_with(
+            "  workerTemplate:\n    env: [{name: RUST_LOG, value: debug}]\n",
+            config,
+        );
+        let env = template.spec.expect("pod").containers[0]
+            .env
+            .clone()
+            .expect("env");
+        let names: Vec<_> = env.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "POD_NAME",
+                "POD_NAMESPACE",
+                "KUBERNETES_SERVICE_HOST",
+                "RUST_LOG"
+            ]
+        );
     }
 }

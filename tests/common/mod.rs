@@ -35,6 +35,11 @@ pub struct BrokerProcess {
 impl BrokerProcess {
     /// Starts `devsim broker` with `partitions` partitions of `topic` and waits for its address.
     pub fn start(topic: &str, partitions: u32) -> Self {
+        Self::start_with(topic, partitions, &[])
+    }
+
+    /// As [`Self::start`], with more `devsim broker` flags (`--listen ADDR`, ...).
+    pub fn start_with(topic: &str, partitions: u32, flags: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
         let address_file = dir.path().join("bootstrap");
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_devsim"))
@@ -47,6 +52,7 @@ impl BrokerProcess {
                 "--address-file",
             ])
             .arg(&address_file)
+            .args(flags)
             .stdout(std::process::Stdio::null())
             .stdin(std::process::Stdio::piped())
             .spawn()

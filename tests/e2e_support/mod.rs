@@ -12,9 +12,12 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 
 mod accounts;
 mod kubelet;
+mod steps;
 
 pub use accounts::kubeconfig_for;
 pub use kubelet::Kubelet;
+pub(crate) use steps::phase;
+pub use steps::{Step, assert_all_passed, run_steps};
 
 pub const DEVSIM: &str = env!("CARGO_BIN_EXE_devsim");
 
@@ -27,27 +30,59 @@ pub async fn client_from(path: &Path) -> Client {
     Client::try_from(config).expect("client")
 }
 
-/// The control plane started by tests/env/start-cluster.sh; stopped when dropped.
+/// The control plane started by tests/env/start-cluster.sh, or a real node with it
+/// (tests/env/start-node.sh); stopped when dropped.
 pub struct Cluster {
     pub dir: tempfile::TempDir,
     pub kubeconfig: PathBuf,
+    /// Where the environment scripts put kubectl and the control plane's logs.
+    control_plane: PathBuf,
+    stop_script: &'static str,
 }
 
 impl Cluster {
+    /// The control plane alone: the harness plays the kubelet.
     pub fn start() -> Self {
+        Self::start_with("start-cluster.sh", "stop-cluster.sh", &[], "")
+    }
+
+    /// A real node (containerd, kubelet, scheduler) with these image archives loaded.
+    pub fn start_node(images: &[&Path]) -> Self {
+        Self::start_with("start-node.sh", "stop-node.sh", images, "cluster")
+    }
+
+    fn start_with(
+        start_script: &str,
+        stop_script: &'static str,
+        images: &[&Path],
+        control_plane: &str,
+    ) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/env/start-cluster.sh");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/env")
+            .join(start_script);
         let output = Command::new("bash")
             .arg(&script)
             .arg(dir.path())
+            .args(images)
             .output()
-            .expect("run start-cluster.sh");
-        assert!(
-            output.status.success(),
-            "start-cluster.sh failed:\n{}\n{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
+            .unwrap_or_else(|e| panic!("run {start_script}: {e}"));
+        let control_plane = dir.path().join(control_plane);
+        let cluster = |kubeconfig| Self {
+            dir,
+            kubeconfig,
+            control_plane,
+            stop_script,
+        };
+        if !output.status.success() {
+            // Dropped here, so the script that stops it runs on what did start.
+            drop(cluster(PathBuf::new()));
+            panic!(
+                "{start_script} failed:\n{}\n{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
         let kubeconfig = PathBuf::from(
             String::from_utf8_lossy(&output.stdout)
                 .lines()
@@ -55,7 +90,7 @@ impl Cluster {
                 .expect("kubeconfig path")
                 .trim(),
         );
-        Self { dir, kubeconfig }
+        cluster(kubeconfig)
     }
 
     /// A client with the admin token.
@@ -66,7 +101,7 @@ impl Cluster {
     /// Runs kubectl 1.20 (built with the server, so within the ±1 version skew) against the
     /// cluster; returns (success, stdout + stderr).
     pub fn kubectl(&self, args: &[&str]) -> (bool, String) {
-        let output = Command::new(self.dir.path().join("kubectl"))
+        let output = Command::new(self.control_plane.join("kubectl"))
             .env("KUBECONFIG", &self.kubeconfig)
             .args(args)
             .output()
@@ -100,16 +135,32 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            // Keep the logs of a failed run for the person reading the failure.
+            // Keep the logs of a failed run for the person reading the failure: the test's own
+            // files and the components' logs, not the node's container storage.
             let keep = std::env::temp_dir().join(format!("devsim-e2e-{}", std::process::id()));
-            let _ = Command::new("cp")
-                .arg("-r")
-                .arg(self.dir.path())
-                .arg(&keep)
-                .status();
+            let _ = std::fs::create_dir_all(&keep);
+            for entry in std::fs::read_dir(self.dir.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let name = entry.file_name();
+                if ["containerd", "kubelet", "images", "cni-ipam"]
+                    .contains(&name.to_str().unwrap_or(""))
+                {
+                    continue;
+                }
+                let _ = Command::new("cp")
+                    .arg("-r")
+                    .arg(entry.path())
+                    .arg(&keep)
+                    .status();
+            }
             eprintln!("e2e: logs kept in {}", keep.display());
         }
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/env/stop-cluster.sh");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/env")
+            .join(self.stop_script);
         let _ = Command::new("bash")
             .arg(script)
             .arg(self.dir.path())

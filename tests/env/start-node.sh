@@ -104,7 +104,17 @@ buildah_in=(buildah --root "$images/storage" --runroot "$images/run" --storage-d
 "${buildah_in[@]}" push -q localhost/pause:3.4 "oci-archive:$images/pause.tar:localhost/pause:3.4"
 "${buildah_in[@]}" rm -a >/dev/null 2>&1 || true
 for archive in "$images/pause.tar" "$@"; do
-  "${ctr_k8s[@]}" images import "$archive" >/dev/null
+  # An image named without a registry (devsim:0.1.0) is one a pod names as docker.io/library/…
+  # (the CRI normalizes references as Docker does): tag it so, as `docker load` would.
+  "${ctr_k8s[@]}" images import "$archive" | sed -n 's/^unpacking \([^ ]*\) .*/\1/p' | while read -r name; do
+    case "$name" in
+      */*) case "${name%%/*}" in
+             *.*|*:*|localhost) ;; # names its registry already
+             *) "${ctr_k8s[@]}" images tag "$name" "docker.io/$name" >/dev/null ;;
+           esac ;;
+      *) "${ctr_k8s[@]}" images tag "$name" "docker.io/library/$name" >/dev/null ;;
+    esac
+  done
 done
 
 DEVSIM_API_ADDRESS="$gateway" bash "$env_dir/start-cluster.sh" "$dir/cluster" >/dev/null
