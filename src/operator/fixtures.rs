@@ -54,6 +54,7 @@ pub fn testcontext() -> (Arc<Context>, ApiServerVerifier) {
         metrics: Arc::new(OperatorMetrics::default()),
         build: BuildConfig::new("devsim:test", "IfNotPresent"),
         failures: super::retry::FailureCounts::default(),
+        worker_pods: kube::runtime::reflector::store().0,
     };
     (Arc::new(context), ApiServerVerifier(handle))
 }

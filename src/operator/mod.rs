@@ -21,12 +21,13 @@ use std::time::Duration;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::coordination::v1::Lease;
-use kube::Client;
+use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::Reporter;
-use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
+use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, ResourceExt};
 use prometheus::{
     Encoder as _, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
@@ -35,6 +36,10 @@ use crate::crd::DeviceSimulation;
 use crate::shutdown::Shutdown;
 use build::BuildConfig;
 use error::Error;
+
+/// Labels of every worker pod the operator creates.
+const WORKER_POD_SELECTOR: &str =
+    "app.kubernetes.io/name=devsim,app.kubernetes.io/component=worker";
 
 /// Shared by every reconcile.
 pub struct Context {
@@ -48,6 +53,8 @@ pub struct Context {
     pub build: BuildConfig,
     /// Consecutive failures per simulation, for the backoff of [`error_policy`].
     pub failures: retry::FailureCounts,
+    /// The worker pods, as the kubelet reports them (how their containers last ended).
+    pub worker_pods: reflector::Store<Pod>,
 }
 
 /// Reconcile metrics, served on the operator's `/metrics`.
@@ -218,16 +225,27 @@ pub async fn run(client: Client, config: OperatorConfig, shutdown: Shutdown) -> 
     }
     metrics.leader.set(1);
 
-    let (sims, sets) = match &config.namespace {
+    let (sims, sets, pods) = match &config.namespace {
         Some(ns) => (
             Api::<DeviceSimulation>::namespaced(client.clone(), ns),
             Api::<StatefulSet>::namespaced(client.clone(), ns),
+            Api::<Pod>::namespaced(client.clone(), ns),
         ),
         None => (
             Api::<DeviceSimulation>::all(client.clone()),
             Api::<StatefulSet>::all(client.clone()),
+            Api::<Pod>::all(client.clone()),
         ),
     };
+    // Worker pods: a cache the reconciler reads how containers ended from (an OOM-killed
+    // worker cannot report it), and a trigger to reconcile their simulation when one changes.
+    let worker_pods = watcher::Config::default().labels(WORKER_POD_SELECTOR);
+    let (pod_store, pod_writer) = reflector::store();
+    let pod_cache = watcher(pods.clone(), worker_pods.clone())
+        .default_backoff()
+        .reflect(pod_writer)
+        .for_each(|_| std::future::ready(()));
+    tokio::spawn(pod_cache);
     let reporter = Reporter {
         controller: "devsim-operator".into(),
         instance: Some(config.identity.clone()),
@@ -238,12 +256,17 @@ pub async fn run(client: Client, config: OperatorConfig, shutdown: Shutdown) -> 
         metrics,
         build: config.build,
         failures: retry::FailureCounts::default(),
+        worker_pods: pod_store,
     });
     let controller = Controller::new(sims, watcher::Config::default())
         .owns(
             sets,
             watcher::Config::default().labels("app.kubernetes.io/name=devsim"),
         )
+        .watches(pods, worker_pods, |pod: Pod| {
+            let simulation = pod.labels().get(build::SIMULATION_LABEL)?.clone();
+            Some(ObjectRef::<DeviceSimulation>::new(&simulation).within(&pod.namespace()?))
+        })
         .graceful_shutdown_on(async move { shutdown.requested().await })
         .run(reconcile::reconcile, error_policy, context)
         .for_each(|result| async move {

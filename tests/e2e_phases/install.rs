@@ -168,7 +168,7 @@ fn refused<T: std::fmt::Debug>(what: &str, result: Result<T, kube::Error>) {
 }
 
 /// The operator and a worker, each with its own token, are refused everything the chart did
-/// not grant: reading Secrets, deleting a namespace, reading pods, granting itself more; a
+/// not grant: reading Secrets, deleting a namespace, deleting pods, granting itself more; a
 /// worker cannot read or write another simulation, nor edit its own spec or workers.
 pub async fn rbac_least_privilege(e: &mut E2e) {
     let admin = e.client.clone();
@@ -198,10 +198,14 @@ pub async fn rbac_least_privilege(e: &mut E2e) {
             .delete(probe_ns, &DeleteParams::default())
             .await,
     );
+    Api::<Pod>::all(operator.clone())
+        .list(&ListParams::default())
+        .await
+        .expect("positive control: the operator lists pods (how workers ended)");
     refused(
-        "operator lists pods",
-        Api::<Pod>::all(operator.clone())
-            .list(&ListParams::default())
+        "operator deletes a pod",
+        Api::<Pod>::namespaced(operator.clone(), NS)
+            .delete_collection(&DeleteParams::default(), &ListParams::default())
             .await,
     );
     let grab: ClusterRole = serde_json::from_value(serde_json::json!({
@@ -281,6 +285,6 @@ pub async fn rbac_least_privilege(e: &mut E2e) {
     e.cluster
         .kubectl_ok(&["delete", "devsim/neighbour", "-n", NS, "--wait=false"]);
     eprintln!(
-        "e2e: the operator's and a worker's tokens are refused Secrets, namespace deletion, pods, escalation, other simulations and their own spec"
+        "e2e: the operator's and a worker's tokens are refused Secrets, namespace deletion, pod deletion, escalation, other simulations and their own spec"
     );
 }

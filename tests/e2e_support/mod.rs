@@ -1,7 +1,7 @@
 //! The end-to-end harness: a real API server and controller-manager (tests/env), the operator
 //! and the embedded Kafka as processes, and a stand-in kubelet that runs a `devsim worker`
 //! process for each worker Pod and marks the Pod ready.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

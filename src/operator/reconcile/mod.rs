@@ -55,7 +55,8 @@ async fn reconcile_inner(sim: &DeviceSimulation, ctx: &Context) -> Result<Action
         .get_opt(&workers_name(sim))
         .await
         .map_err(kube("reading the StatefulSet"))?;
-    let observed = observe(existing.as_ref());
+    let mut observed = observe(existing.as_ref());
+    observed.worker_exits = worker_exits(&ctx.worker_pods, sim);
 
     // Validate: checks the schema cannot express. An invalid spec is reported, not retried.
     let validated = validate(sim);
@@ -207,6 +208,20 @@ where
     Ok(())
 }
 
+/// How the simulation's worker containers last ended, from the operator's cache of worker pods.
+fn worker_exits(
+    pods: &kube::runtime::reflector::Store<k8s_openapi::api::core::v1::Pod>,
+    sim: &DeviceSimulation,
+) -> Vec<crate::operator::status::exits::WorkerExit> {
+    let name = sim.name_any();
+    let pods = pods.state();
+    let own = pods.iter().filter(|p| {
+        p.namespace() == sim.namespace()
+            && p.labels().get(crate::operator::build::SIMULATION_LABEL) == Some(&name)
+    });
+    crate::operator::status::exits::worker_exits(own.map(|p| &**p))
+}
+
 fn observe(set: Option<&StatefulSet>) -> Observed {
     let Some(set) = set else {
         return Observed::default();
@@ -222,6 +237,7 @@ fn observe(set: Option<&StatefulSet>) -> Observed {
         sts_ready_replicas: status
             .and_then(|s| s.ready_replicas)
             .map_or(0, |r| r.max(0) as u32),
+        worker_exits: Vec::new(),
     }
 }
 

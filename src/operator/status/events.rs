@@ -49,8 +49,23 @@ pub fn transitions(
         });
     }
     events.extend(shard_problem_event(previous, degraded));
+    events.extend(worker_exit_event(previous, degraded));
     events
 }
+
+/// A Warning when Degraded starts to report workers that the kubelet saw die (OOM kills,
+/// crash loops): they cannot report it themselves.
+fn worker_exit_event(previous: &DeviceSimulationStatus, degraded: &Verdict) -> Option<Transition> {
+    let reason = EXIT_REASONS
+        .into_iter()
+        .find(|r| degraded.status && degraded.reason == *r)?;
+    let already = find(&previous.conditions, "Degraded")
+        .is_some_and(|c| c.status == "True" && c.reason == reason);
+    (!already).then(|| warning(reason, degraded.message.clone()))
+}
+
+/// Degraded's reasons from [`super::exits`].
+const EXIT_REASONS: [&str; 2] = ["WorkerOOMKilled", "WorkerCrashLooping"];
 
 /// An event when the shards' problem changes cause (one per distinct cause, carrying its
 /// message), and a `Recovered` event when the last problem clears.
@@ -294,5 +309,32 @@ mod tests {
         // Missing workers are not a shard problem: no Recovered when they come back.
         let missing = Verdict::yes("ReplicasUnavailable", "1 of 2 workers ready");
         assert!(transitions(&sim, &was(missing), &running, &healthy(), &ready(2), 0).is_empty());
+    }
+
+    #[test]
+    fn a_worker_the_kubelet_saw_killed_is_one_warning_until_it_clears() {
+        let sim = sim("", None);
+        let running = outcome(Phase::Running, 2, Verdict::yes("AllShardsReady", ""));
+        let was = |degraded: Verdict| {
+            previous(
+                Some(Phase::Running),
+                Verdict::yes("AllShardsReady", ""),
+                degraded,
+            )
+        };
+        let oom = Verdict::yes(
+            "WorkerOOMKilled",
+            "w-0 was killed for exceeding its memory limit",
+        );
+        let first = transitions(&sim, &was(healthy()), &running, &oom, &ready(2), 0);
+        assert_eq!(
+            (reasons(&first), first[0].severity, first[0].note.as_str()),
+            (
+                vec!["WorkerOOMKilled"],
+                Severity::Warning,
+                "w-0 was killed for exceeding its memory limit"
+            )
+        );
+        assert!(transitions(&sim, &was(oom.clone()), &running, &oom, &ready(2), 0).is_empty());
     }
 }

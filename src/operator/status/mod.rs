@@ -6,11 +6,13 @@
 //! - [`epoch`]: the schedule epoch the workers follow;
 //! - [`totals`]: totals, retired figures, entries to prune, message rate, shard errors;
 //! - [`conditions`]: the conditions with their transition times, and Degraded;
+//! - [`exits`]: workers the kubelet saw killed (OOM) or crash-looping, which Degraded names;
 //! - [`events`]: the transitions to publish as Events.
 
 pub mod conditions;
 pub mod epoch;
 pub mod events;
+pub mod exits;
 pub mod phase;
 pub mod totals;
 
@@ -33,6 +35,8 @@ pub struct Observed {
     pub sts_replicas: u32,
     /// Pods that are ready.
     pub sts_ready_replicas: u32,
+    /// How worker containers last ended, from their pods.
+    pub worker_exits: Vec<exits::WorkerExit>,
 }
 
 /// Severity of an event.
@@ -113,12 +117,15 @@ pub fn decide(
         producing,
         now,
     );
-    let degraded = degraded(
-        &fold.problems,
-        running,
-        observed.sts_ready_replicas,
-        outcome.replicas,
-    );
+    // A worker the kubelet saw killed cannot report why; that cause comes first.
+    let degraded = exits::exits_verdict(&observed.worker_exits, now).unwrap_or_else(|| {
+        degraded(
+            &fold.problems,
+            running,
+            observed.sts_ready_replicas,
+            outcome.replicas,
+        )
+    });
     let transitions = events::transitions(
         sim,
         &previous,

@@ -31,6 +31,7 @@ pub fn ready(n: u32) -> Observed {
         sts_spec_replicas: Some(n),
         sts_replicas: n,
         sts_ready_replicas: n,
+        worker_exits: Vec::new(),
     }
 }
 
@@ -125,6 +126,7 @@ fn a_pending_simulation_whose_worker_cannot_reach_kafka_is_degraded_at_once() {
         sts_spec_replicas: Some(2),
         sts_replicas: 2,
         sts_ready_replicas: 0,
+        worker_exits: Vec::new(),
     };
     let d = decide_now(&sim("", Some(status)), &not_ready);
     assert_eq!(d.status.phase, Some(Phase::Pending));
@@ -190,6 +192,7 @@ fn a_running_simulation_missing_a_worker_is_degraded() {
         sts_spec_replicas: Some(2),
         sts_replicas: 2,
         sts_ready_replicas: 1,
+        worker_exits: Vec::new(),
     };
     let d = decide_now(&sim("", Some(status)), &observed);
     assert_eq!(d.status.phase, Some(Phase::Running));
