@@ -51,6 +51,8 @@ mkdir -p "$dir"/{containerd,cni-conf,cni-ipam,kubelet,kubelet-certs,manifests,vo
 for path in /var/log/pods /var/log/containers /var/lib/kubelet /run/netns /run/containerd; do
   if [ -d "$path" ]; then ls -A "$path" | sed "s|^|$path/|"; else echo "$path"; fi
 done > "$dir/preexisting"
+# containerd puts the containers' cgroups under k8s.io/ in every hierarchy.
+[ -d /sys/fs/cgroup/memory/k8s.io ] && echo "cgroup k8s.io" >> "$dir/preexisting"
 
 # The bridge exists before the API server so that it can bind the gateway address; the CNI
 # bridge plugin adopts it.

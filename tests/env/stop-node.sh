@@ -55,5 +55,8 @@ if [ -f "$dir/preexisting" ]; then
     fi
   done
 fi
+if [ -f "$dir/preexisting" ] && ! grep -qx "cgroup k8s.io" "$dir/preexisting"; then
+  rmdir /sys/fs/cgroup/*/k8s.io/* /sys/fs/cgroup/*/k8s.io 2>/dev/null
+fi
 rm -f "$dir/node-pids"
 exit 0

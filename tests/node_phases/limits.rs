@@ -7,13 +7,14 @@ use std::time::{Duration, Instant};
 use devsim::crd::DeviceSimulation;
 use kube::api::{Api, DeleteParams};
 
-use super::{Node, SIM_NS, TOPIC};
+use super::{Node, SIM_NS};
 use crate::e2e_support::eventually;
 
-/// The `hungry` simulation: a million devices in one worker limited to 24Mi.
+/// The `hungry` simulation: a million devices in one worker limited to 24Mi, into a topic of
+/// its own (plant's is verified against plant's devices).
 fn hungry(bootstrap: &str) -> String {
     format!(
-        "apiVersion: devsim.io/v1alpha1\nkind: DeviceSimulation\nmetadata:\n  name: hungry\n  namespace: {SIM_NS}\nspec:\n  devices: 1000000\n  interval: 60s\n  replicas: 1\n  kafka:\n    bootstrapServers: \"{bootstrap}\"\n    topic: {TOPIC}\n    partitions: 12\n  workerResources:\n    requests:\n      memory: 24Mi\n    limits:\n      memory: 24Mi\n"
+        "apiVersion: devsim.io/v1alpha1\nkind: DeviceSimulation\nmetadata:\n  name: hungry\n  namespace: {SIM_NS}\nspec:\n  devices: 1000000\n  interval: 60s\n  replicas: 1\n  kafka:\n    bootstrapServers: \"{bootstrap}\"\n    topic: hungry\n    partitions: 3\n  workerResources:\n    requests:\n      memory: 24Mi\n    limits:\n      memory: 24Mi\n"
     )
 }
 

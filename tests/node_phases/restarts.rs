@@ -23,13 +23,14 @@ fn verified(n: &Node, after: &str) -> (u64, u64) {
     let (code, report, stderr) = n.verify(&[]);
     let duplicates = common::report_value(&report, "duplicates");
     assert_eq!(duplicates, 0, "{after}: duplicates\n{report}\n{stderr}");
-    assert!(
-        matches!(code, Some(0) | Some(1)),
-        "{after}: verify failed to run\n{report}\n{stderr}"
-    );
     let figures = (
         common::report_value(&report, "messages"),
         common::report_value(&report, "missing"),
+    );
+    // Gaps are allowed here (and counted by the caller); anything else must pass.
+    assert!(
+        code == Some(0) || (code == Some(1) && figures.1 > 0 && !report.contains("FAIL: expected")),
+        "{after}: verify failed\n{report}\n{stderr}"
     );
     eprintln!(
         "node: verify after {after}: {} messages, 0 duplicates, {} missing",
