@@ -54,9 +54,11 @@ pub async fn memory_limit_too_small(n: &mut Node) {
         .and_then(|s| s.container_statuses)
         .and_then(|c| c.into_iter().next())
         .expect("a container status");
+    // Ended and not restarted yet, or restarted after it ended.
     let last = container
-        .last_state
+        .state
         .and_then(|s| s.terminated)
+        .or_else(|| container.last_state.and_then(|s| s.terminated))
         .expect("the kubelet saw it end");
     assert_eq!(last.reason.as_deref(), Some("OOMKilled"));
     let events = n.cluster.kubectl_ok(&[

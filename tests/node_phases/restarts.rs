@@ -25,7 +25,7 @@ fn verified(n: &Node, after: &str) -> (u64, u64) {
     assert_eq!(duplicates, 0, "{after}: duplicates\n{report}\n{stderr}");
     let figures = (
         common::report_value(&report, "messages"),
-        common::report_value(&report, "missing"),
+        common::report_value(&report, "missing (gaps)"),
     );
     // Gaps are allowed here (and counted by the caller); anything else must pass.
     assert!(
