@@ -110,18 +110,5 @@ pub fn events_of(cluster: &Cluster, name: &str) -> String {
 /// `devsim verify` of the `e2e` topic against the `plant` simulation, expecting every device,
 /// with `extra` flags; returns (exit code, report, stderr).
 pub fn verify_topic(e: &E2e, extra: &[&str]) -> (Option<i32>, String, String) {
-    let devices = DEVICES.to_string();
-    let mut args = vec![
-        "verify",
-        "--brokers",
-        &e.broker.bootstrap,
-        "--topic",
-        "e2e",
-        "-f",
-        e.sim_file.to_str().expect("UTF-8"),
-        "--expect-devices",
-        &devices,
-    ];
-    args.extend_from_slice(extra);
-    common::devsim(&args)
+    crate::e2e_support::verify(&e.broker.bootstrap, "e2e", &e.sim_file, DEVICES, extra)
 }

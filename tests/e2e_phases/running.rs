@@ -28,16 +28,7 @@ pub async fn scale_with_exact_handoff(e: &mut E2e) {
             Duration::from_secs(60),
             || async {
                 let s = status(sims, "plant").await;
-                let live: Vec<_> = s.shards.iter().filter(|e| e.index < replicas).collect();
-                let settled = s.replicas == replicas
-                    && s.ready_replicas == replicas
-                    && live.len() == replicas as usize
-                    && live
-                        .iter()
-                        .all(|e| e.shard_count == replicas && e.devices > 0)
-                    && s.shards
-                        .iter()
-                        .all(|e| e.index < replicas || e.devices == 0);
+                let settled = e2e_support::shards_settled(&s, replicas);
                 if !settled {
                     let shards: Vec<_> = s
                         .shards

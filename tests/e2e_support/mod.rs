@@ -255,6 +255,46 @@ impl Drop for Process {
     }
 }
 
+/// `devsim verify` of `topic` against the simulation in `sim_file`, expecting `devices`
+/// devices, with `extra` flags; returns (exit code, report, stderr).
+pub fn verify(
+    bootstrap: &str,
+    topic: &str,
+    sim_file: &Path,
+    devices: u32,
+    extra: &[&str],
+) -> (Option<i32>, String, String) {
+    let devices = devices.to_string();
+    let mut args = vec![
+        "verify",
+        "--brokers",
+        bootstrap,
+        "--topic",
+        topic,
+        "-f",
+        sim_file.to_str().expect("UTF-8"),
+        "--expect-devices",
+        &devices,
+    ];
+    args.extend_from_slice(extra);
+    crate::common::devsim(&args)
+}
+
+/// Whether a simulation's status shows `replicas` shards, all confirmed in a split into that
+/// many, each with devices, every other entry emptied, and as many workers ready.
+pub fn shards_settled(s: &devsim::crd::DeviceSimulationStatus, replicas: u32) -> bool {
+    let live: Vec<_> = s.shards.iter().filter(|e| e.index < replicas).collect();
+    s.replicas == replicas
+        && s.ready_replicas == replicas
+        && live.len() == replicas as usize
+        && live
+            .iter()
+            .all(|e| e.shard_count == replicas && e.devices > 0)
+        && s.shards
+            .iter()
+            .all(|e| e.index < replicas || e.devices == 0)
+}
+
 /// Polls `check` every 500 ms until it returns Some, or panics with `what` after `timeout`.
 pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
 where

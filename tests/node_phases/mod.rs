@@ -23,7 +23,7 @@ use kube::api::{Api, ListParams};
 use kube::{Client, ResourceExt};
 
 use crate::common::{self, BrokerProcess};
-use crate::e2e_support::{Cluster, eventually};
+use crate::e2e_support::{self, Cluster, eventually};
 
 /// Namespace of the simulations.
 pub const SIM_NS: &str = "iot";
@@ -104,20 +104,13 @@ impl Node {
 
     /// `devsim verify` of the topic against `plant`; returns (exit code, report, stderr).
     pub fn verify(&self, extra: &[&str]) -> (Option<i32>, String, String) {
-        let devices = DEVICES.to_string();
-        let mut args = vec![
-            "verify",
-            "--brokers",
+        e2e_support::verify(
             &self.broker.bootstrap,
-            "--topic",
             TOPIC,
-            "-f",
-            self.sim_file.to_str().expect("UTF-8"),
-            "--expect-devices",
-            &devices,
-        ];
-        args.extend_from_slice(extra);
-        common::devsim(&args)
+            &self.sim_file,
+            DEVICES,
+            extra,
+        )
     }
 
     /// Runs `ctr` against the node's containerd, in the namespace the kubelet uses.

@@ -85,9 +85,7 @@ fn metadata(
             w.nullable_string(flexible, r.nullable_string(flexible)?.as_deref()); // rack
         }
         if flexible {
-            let start = r.pos;
-            r.tagged_fields()?;
-            w.raw(&r.buf[start..r.pos]);
+            copy_tagged_fields(r, w)?;
         }
     }
     Ok(())
@@ -119,10 +117,16 @@ fn find_coordinator(
         address(r, w, flexible, map)?;
         w.i16(r.i16()?); // error_code
         w.nullable_string(flexible, r.nullable_string(flexible)?.as_deref());
-        let start = r.pos;
-        r.tagged_fields()?;
-        w.raw(&r.buf[start..r.pos]);
+        copy_tagged_fields(r, w)?;
     }
+    Ok(())
+}
+
+/// Copies a tagged-field section as it is (the relay changes no tagged field).
+fn copy_tagged_fields(r: &mut Reader<'_>, w: &mut Writer) -> Result<(), Malformed> {
+    let start = r.pos;
+    r.tagged_fields()?;
+    w.raw(&r.buf[start..r.pos]);
     Ok(())
 }
 

@@ -255,17 +255,19 @@ mod tests {
         );
     }
 
+    /// The status of a running simulation whose Degraded condition said `degraded`.
+    fn was(degraded: Verdict) -> DeviceSimulationStatus {
+        previous(
+            Some(Phase::Running),
+            Verdict::yes("AllShardsReady", ""),
+            degraded,
+        )
+    }
+
     #[test]
     fn each_distinct_shard_problem_is_one_event_and_its_end_is_another() {
         let sim = sim("", None);
         let running = outcome(Phase::Running, 2, Verdict::yes("AllShardsReady", ""));
-        let was = |degraded: Verdict| {
-            previous(
-                Some(Phase::Running),
-                Verdict::yes("AllShardsReady", ""),
-                degraded,
-            )
-        };
         let unreachable = Verdict::yes(
             "KafkaUnreachable",
             "shard 0: cannot reach Kafka at k:9092: Connection refused",
@@ -315,13 +317,6 @@ mod tests {
     fn a_worker_the_kubelet_saw_killed_is_one_warning_until_it_clears() {
         let sim = sim("", None);
         let running = outcome(Phase::Running, 2, Verdict::yes("AllShardsReady", ""));
-        let was = |degraded: Verdict| {
-            previous(
-                Some(Phase::Running),
-                Verdict::yes("AllShardsReady", ""),
-                degraded,
-            )
-        };
         let oom = Verdict::yes(
             "WorkerOOMKilled",
             "w-0 was killed for exceeding its memory limit",
