@@ -193,12 +193,14 @@ mod tests {
         ];
         prop::collection::vec((0u64..10_000, 0u64..1000, unit), 1..4).prop_map(|parts| {
             let mut text = String::new();
-            let mut nanos = 0f64;
+            // Exact, in thousandths of a nanosecond.
+            let mut milli_nanos = 0u128;
             for (whole, millis, (unit, scale)) in parts {
                 text.push_str(&format!("{whole}.{millis:03}{unit}"));
-                nanos += (whole as f64 + millis as f64 / 1000.0) * scale as f64;
+                milli_nanos += u128::from(whole * 1000 + millis) * u128::from(scale);
             }
-            (text, Std::from_nanos(nanos.round() as u64))
+            let nanos = (milli_nanos + 500) / 1000;
+            (text, Std::from_nanos(u64::try_from(nanos).expect("fits")))
         })
     }
 
@@ -207,8 +209,10 @@ mod tests {
         fn any_well_formed_duration_parses_to_the_sum_of_its_parts((text, expected) in written()) {
             let got = parse(&text).expect("well formed");
             let diff = got.abs_diff(expected);
-            // Each part is multiplied in floating point, as Go does; allow a few ns of rounding.
-            prop_assert!(diff <= Std::from_nanos(8), "{text}: {got:?} vs {expected:?}");
+            // Each part is multiplied and summed in floating point, as Go does: a few ns, or a
+            // few parts in 10^16 of the value (an f64 holds 53 bits; 10^-15 is 4.5 of its ulps).
+            let tolerance = Std::from_nanos(8).max(expected.mul_f64(1e-15));
+            prop_assert!(diff <= tolerance, "{text}: {got:?} vs {expected:?}");
         }
 
         #[test]
