@@ -10,8 +10,8 @@
 # Networking: no kube-proxy runs, so Service IPs do not route. Pods reach the host through the
 # bridge's gateway address (printed to DIR/gateway): the API server binds it, and so can a test's
 # Kafka. The bridge and that address exist only on this machine, for the test's lifetime.
-# Only one node runs per machine (the bridge and kubelet's hard-coded paths are shared): a lock
-# makes a second start wait.
+# Only one node runs per machine (the bridge and kubelet's hard-coded paths are shared): a
+# second start waits for the first node to stop.
 #
 # Needs root with CAP_SYS_ADMIN and CAP_NET_ADMIN, cgroup v1 or hybrid (kubelet 1.20), overlayfs.
 # Outside DIR it writes only what kubelet 1.20 and containerd 1.6 hard-code (/var/log/pods,
@@ -28,8 +28,27 @@ subnet=10.244.0.0/24
 gateway=10.244.0.1
 node=localhost # the API server dials a node's hostname first: it must resolve to this machine
 
+# One node per machine: the owner file names the running node's DIR. A second start waits for
+# it to stop (up to 20 minutes); a node whose kubelet is gone (its test was killed) is cleaned up.
+owner_file=/run/devsim-node.owner
 exec 8>/run/devsim-node.lock
 flock 8
+for _ in $(seq 1 1200); do
+  owner="$(cat "$owner_file" 2>/dev/null || true)"
+  [ -n "$owner" ] && [ "$owner" != "$dir" ] || break
+  kubelet_pid="$(awk '$1 == "kubelet" {print $2}' "$owner/node-pids" 2>/dev/null || true)"
+  if [ -z "$kubelet_pid" ] || ! tr '\0' ' ' < "/proc/$kubelet_pid/cmdline" 2>/dev/null | grep -q kubelet; then
+    bash "$env_dir/stop-node.sh" "$owner"
+    break
+  fi
+  flock -u 8; sleep 1; flock 8
+done
+owner="$(cat "$owner_file" 2>/dev/null || true)"
+if [ -n "$owner" ] && [ "$owner" != "$dir" ] && [ -f "$owner/node-pids" ]; then
+  echo "another devsim node still runs from $owner (tests/env/stop-node.sh $owner stops it)" >&2
+  exit 1
+fi
+echo "$dir" > "$owner_file"
 
 packages=(containerd runc containernetworking-plugins gcc libc6-dev iproute2)
 need=()

@@ -59,4 +59,5 @@ if [ -f "$dir/preexisting" ] && ! grep -qx "cgroup k8s.io" "$dir/preexisting"; t
   rmdir /sys/fs/cgroup/*/k8s.io/* /sys/fs/cgroup/*/k8s.io 2>/dev/null
 fi
 rm -f "$dir/node-pids"
+[ "$(cat /run/devsim-node.owner 2>/dev/null)" = "$dir" ] && rm -f /run/devsim-node.owner
 exit 0

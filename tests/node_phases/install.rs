@@ -2,14 +2,16 @@
 
 use std::time::{Duration, Instant};
 
-use devsim::crd::Phase;
+use devsim::crd::{DeviceSimulation, Phase};
 use k8s_openapi::api::core::v1::Pod;
+use kube::api::Api;
 
 use super::{
     Node, OPERATOR_NS, PLANT_WORKERS, RELEASE, SIM_NS, names, plant, plant_settled, ready_pods,
     worker_pids,
 };
 use crate::common::tools;
+use crate::e2e_support::eventually;
 
 /// The chart's values for this node: the image as loaded (never pulled), and where pods reach
 /// the API server, for the operator and, through the chart, for every worker.
@@ -66,6 +68,8 @@ pub async fn helm_install_and_run(n: &mut Node) {
         "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata:\n  name: devsim-workers\nvalue: 1000\ndescription: simulations\n",
     );
     assert!(ok, "{text}");
+    quick_start(n).await;
+
     std::fs::write(&n.sim_file, plant(&n.broker.bootstrap)).expect("write simulation");
     let applied = Instant::now();
     n.cluster
@@ -93,6 +97,62 @@ pub async fn helm_install_and_run(n: &mut Node) {
         "node: workers {:?} as the chart and the template ask",
         names(&workers)
     );
+}
+
+/// The README's quick-start simulation, as it is but for where Kafka is: Running at the
+/// 2,000 msg/s it schedules, then deleted.
+async fn quick_start(n: &Node) {
+    let example = std::fs::read_to_string(tools::repo().join("examples/simulation.yaml"))
+        .expect("examples/simulation.yaml");
+    let commented = "    # bootstrapServers:";
+    assert!(
+        example.contains(commented),
+        "the example's Kafka section changed"
+    );
+    let line = example
+        .lines()
+        .find(|l| l.starts_with(commented))
+        .expect("the commented line");
+    let file = n.cluster.dir.path().join("quick-start.yaml");
+    let yaml = example.replace(
+        line,
+        &format!("    bootstrapServers: \"{}\"", n.broker.bootstrap),
+    );
+    std::fs::write(&file, yaml).expect("write quick start");
+    let applied = Instant::now();
+    let path = file.to_str().expect("UTF-8");
+    n.cluster.kubectl_ok(&["apply", "-n", SIM_NS, "-f", path]);
+    let sims: Api<DeviceSimulation> = Api::namespaced(n.client.clone(), SIM_NS);
+    let rate = eventually(
+        "the quick start Running at 2,000 msg/s ±10 %",
+        Duration::from_secs(90),
+        || async {
+            let s = sims.get("factory-floor").await.ok()?.status?;
+            (s.phase == Some(Phase::Running)
+                && s.ready_replicas == 2
+                && (s.messages_per_second - 2000.0).abs() <= 200.0)
+                .then_some(s.messages_per_second)
+        },
+    )
+    .await;
+    eprintln!(
+        "node: quick start (examples/simulation.yaml): Running at {rate} msg/s (schedule 2,000) {:.1} s after apply",
+        applied.elapsed().as_secs_f64()
+    );
+    n.cluster
+        .kubectl_ok(&["delete", "-n", SIM_NS, "-f", path, "--wait=true"]);
+    let selector = "devsim.io/simulation=factory-floor";
+    eventually(
+        "the quick start's pods gone",
+        Duration::from_secs(60),
+        || async {
+            super::pods(&n.pods, selector)
+                .await
+                .is_empty()
+                .then_some(())
+        },
+    )
+    .await;
 }
 
 /// The worker pod as the API server admitted it and the kubelet runs it: the template's
