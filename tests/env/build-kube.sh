@@ -41,8 +41,10 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 need=()
 # start-cluster.sh needs openssl (service-account key) and python3 (free ports) as well.
+# dpkg -s also succeeds for a removed package whose configuration files remain.
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 for pkg in golang-go rsync etcd-server dpkg-dev golang-github-modern-go-reflect2-dev golang-github-json-iterator-go-dev openssl python3; do
-  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+  installed "$pkg" || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then
   apt-get update -qq >&2

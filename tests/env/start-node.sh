@@ -37,7 +37,7 @@ for _ in $(seq 1 1200); do
   owner="$(cat "$owner_file" 2>/dev/null || true)"
   [ -n "$owner" ] && [ "$owner" != "$dir" ] || break
   kubelet_pid="$(awk '$1 == "kubelet" {print $2}' "$owner/node-pids" 2>/dev/null || true)"
-  if [ -z "$kubelet_pid" ] || ! tr '\0' ' ' < "/proc/$kubelet_pid/cmdline" 2>/dev/null | grep -q kubelet; then
+  if [ -z "$kubelet_pid" ] || ! tr '\0' ' ' 2>/dev/null < "/proc/$kubelet_pid/cmdline" | grep -q kubelet; then
     bash "$env_dir/stop-node.sh" "$owner"
     break
   fi
@@ -52,7 +52,9 @@ echo "$dir" > "$owner_file"
 
 packages=(containerd runc containernetworking-plugins gcc libc6-dev iproute2)
 need=()
-for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
+# dpkg -s also succeeds for a removed package whose configuration files remain.
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+for p in "${packages[@]}"; do installed "$p" || need+=("$p"); done
 if [ "${#need[@]}" -gt 0 ]; then
   apt-get update -qq >&2
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >&2

@@ -10,7 +10,7 @@ ctr_k8s=(ctr -a "$dir/containerd/containerd.sock" -n k8s.io)
 
 # Stops a PID only while it still runs the program we started (PIDs are reused).
 stop() { # PID NAME
-  alive() { tr '\0' ' ' < "/proc/$1/cmdline" 2>/dev/null | grep -q "$2"; }
+  alive() { tr '\0' ' ' 2>/dev/null < "/proc/$1/cmdline" | grep -q "$2"; }
   alive "$1" "$2" || return 0
   kill "$1" 2>/dev/null
   for _ in $(seq 1 40); do alive "$1" "$2" || return 0; sleep 0.25; done
