@@ -19,13 +19,14 @@ pub use setup::{apply_and_run, crd_and_schema, operators_and_lease};
 
 use std::path::PathBuf;
 
-use devsim::crd::{DeviceSimulation, DeviceSimulationStatus};
+use devsim::crd::DeviceSimulation;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Service;
 use kube::Client;
 use kube::api::Api;
 
 use crate::common;
+pub use crate::e2e_support::status;
 use crate::e2e_support::{Cluster, Kubelet, Process};
 
 pub const NS: &str = "default";
@@ -36,14 +37,6 @@ pub fn simulation(name: &str, bootstrap: &str, extra: &str) -> String {
     format!(
         "apiVersion: devsim.io/v1alpha1\nkind: DeviceSimulation\nmetadata:\n  name: {name}\n  namespace: {NS}\nspec:\n  devices: {DEVICES}\n  seed: 5\n  interval: {INTERVAL_MS}ms\n  replicas: 2\n  workersPerReplica: 1\n  anomalyRate: 0.01\n  kafka:\n    bootstrapServers: \"{bootstrap}\"\n    topic: e2e\n    partitions: 12\n    compression: lz4\n{extra}"
     )
-}
-
-pub async fn status(sims: &Api<DeviceSimulation>, name: &str) -> DeviceSimulationStatus {
-    sims.get(name)
-        .await
-        .expect("simulation exists")
-        .status
-        .unwrap_or_default()
 }
 
 /// `kubectl patch` of a simulation's spec, as a GitOps tool or a person would edit it in place.

@@ -280,6 +280,18 @@ pub fn verify(
     crate::common::devsim(&args)
 }
 
+/// The status of the simulation `name` (empty until the operator writes one).
+pub async fn status(
+    sims: &kube::api::Api<devsim::crd::DeviceSimulation>,
+    name: &str,
+) -> devsim::crd::DeviceSimulationStatus {
+    sims.get(name)
+        .await
+        .expect("simulation exists")
+        .status
+        .unwrap_or_default()
+}
+
 /// Whether a simulation's status shows `replicas` shards, all confirmed in a split into that
 /// many, each with devices, every other entry emptied, and as many workers ready.
 pub fn shards_settled(s: &devsim::crd::DeviceSimulationStatus, replicas: u32) -> bool {

@@ -17,12 +17,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use devsim::crd::{DeviceSimulation, DeviceSimulationStatus};
+use devsim::crd::DeviceSimulation;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams};
 use kube::{Client, ResourceExt};
 
 use crate::common::{self, BrokerProcess};
+pub use crate::e2e_support::status;
 use crate::e2e_support::{self, Cluster, eventually};
 
 /// Namespace of the simulations.
@@ -140,14 +141,6 @@ pub fn plant(bootstrap: &str) -> String {
     )
 }
 
-pub async fn status(sims: &Api<DeviceSimulation>, name: &str) -> DeviceSimulationStatus {
-    sims.get(name)
-        .await
-        .expect("simulation exists")
-        .status
-        .unwrap_or_default()
-}
-
 /// Whether `rate` is within ±10 % of what the schedule asks for.
 pub fn rate_ok(rate: f64) -> bool {
     let expected = f64::from(DEVICES) * 1000.0 / INTERVAL_MS as f64;
@@ -197,16 +190,7 @@ pub async fn plant_settled(sims: &Api<DeviceSimulation>, replicas: u32, within: 
         within,
         || async {
             let s = status(sims, "plant").await;
-            let live: Vec<_> = s.shards.iter().filter(|e| e.index < replicas).collect();
-            let settled = s.replicas == replicas
-                && s.ready_replicas == replicas
-                && live.len() == replicas as usize
-                && live
-                    .iter()
-                    .all(|e| e.shard_count == replicas && e.devices > 0)
-                && s.shards
-                    .iter()
-                    .all(|e| e.index < replicas || e.devices == 0);
+            let settled = e2e_support::shards_settled(&s, replicas);
             (settled && rate_ok(s.messages_per_second)).then_some(())
         },
     )
