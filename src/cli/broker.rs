@@ -7,7 +7,7 @@ use clap::Args;
 use tokio::io::AsyncWriteExt;
 
 use super::{EXIT_FAILED, EXIT_INVALID, EXIT_OK};
-use crate::kafka::{EmbeddedKafka, Relay};
+use crate::kafka::{EmbeddedKafka, Fault, Relay};
 use crate::shutdown::Shutdown;
 
 /// Flags of `devsim broker`.
@@ -100,9 +100,7 @@ pub(super) async fn run(args: BrokerArgs, shutdown: Shutdown) -> u8 {
         args.brokers, args.topic, args.partitions
     );
     println!("bootstrap servers: {bootstrap}");
-    println!(
-        "type `down` to take the brokers down (an outage; data kept) and `up` to bring them back"
-    );
+    println!("{ORDERS}");
     let cluster = std::sync::Arc::new(cluster);
     let orders = std::sync::Arc::clone(&cluster);
     std::thread::spawn(move || follow_orders(orders));
@@ -112,24 +110,42 @@ pub(super) async fn run(args: BrokerArgs, shutdown: Shutdown) -> u8 {
     EXIT_OK
 }
 
-/// Reads `down` and `up` lines from standard input until it closes, taking the brokers down or
-/// up; anything else gets a one-line hint. A plain thread: a read pending on the runtime's
-/// blocking pool would hold the process open at exit.
+/// The orders `devsim broker` takes on standard input.
+const ORDERS: &str = "orders (type one and Enter): `down` takes the brokers down (an outage; data kept), `up` brings them back; \
+`refuse` makes them refuse every produce request (MESSAGE_TOO_LARGE), `accept` ends that; \
+`slow MS` delays every response by MS milliseconds (`slow 0`: no delay)";
+
+/// One order line: the fault it asks for, or what is wrong with it.
+fn parse_order(line: &str) -> Result<Option<Fault>, String> {
+    let mut words = line.split_whitespace();
+    let fault = match (words.next(), words.next(), words.next()) {
+        (None, ..) => return Ok(None),
+        (Some("down"), None, _) => Fault::BrokersDown,
+        (Some("up"), None, _) => Fault::BrokersUp,
+        (Some("refuse"), None, _) => Fault::RefuseProduce,
+        (Some("accept"), None, _) => Fault::AcceptProduce,
+        (Some("slow"), Some(ms), None) => match ms.parse::<u64>() {
+            Ok(ms) if ms <= 60_000 => Fault::RoundTrip(std::time::Duration::from_millis(ms)),
+            _ => return Err(format!("slow {ms}: give milliseconds from 0 to 60000")),
+        },
+        _ => return Err(format!("unknown order {:?}; {ORDERS}", line.trim())),
+    };
+    Ok(Some(fault))
+}
+
+/// Reads order lines from standard input until it closes and applies them; a wrong one gets
+/// a one-line hint. A plain thread: a read pending on the runtime's blocking pool would hold
+/// the process open at exit.
 fn follow_orders(cluster: std::sync::Arc<EmbeddedKafka>) {
     for line in std::io::stdin().lines() {
         let Ok(line) = line else { return };
-        let up = match line.trim() {
-            "down" => false,
-            "up" => true,
-            "" => continue,
-            other => {
-                println!("unknown order {other:?}: type `down` or `up`");
-                continue;
-            }
-        };
-        match cluster.set_brokers_up(up) {
-            Ok(()) => println!("brokers {}", if up { "up" } else { "down" }),
-            Err(e) => eprintln!("error: {e}"),
+        match parse_order(&line) {
+            Ok(None) => {}
+            Ok(Some(fault)) => match cluster.inject(fault) {
+                Ok(()) => println!("done: {fault:?}"),
+                Err(e) => eprintln!("error: {e}"),
+            },
+            Err(hint) => println!("{hint}"),
         }
     }
 }
@@ -139,4 +155,33 @@ fn parse_listen(text: &str) -> Result<SocketAddr, String> {
     text.parse::<SocketAddr>()
         .or_else(|_| text.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 0)))
         .map_err(|_| format!("{text:?} is not IP or IP:PORT (for example 10.0.0.5:9092)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn orders_are_read_strictly_with_a_hint_for_anything_else() {
+        assert_eq!(parse_order("down"), Ok(Some(Fault::BrokersDown)));
+        assert_eq!(parse_order(" up \n"), Ok(Some(Fault::BrokersUp)));
+        assert_eq!(parse_order("refuse"), Ok(Some(Fault::RefuseProduce)));
+        assert_eq!(parse_order("accept"), Ok(Some(Fault::AcceptProduce)));
+        assert_eq!(
+            parse_order("slow 250"),
+            Ok(Some(Fault::RoundTrip(std::time::Duration::from_millis(
+                250
+            ))))
+        );
+        assert_eq!(parse_order("  "), Ok(None));
+        let hint = parse_order("slow fast").expect_err("not a number");
+        assert!(hint.contains("milliseconds from 0 to 60000"), "{hint}");
+        assert!(parse_order("slow 60001").is_err());
+        let hint = parse_order("downn").expect_err("unknown");
+        assert!(
+            hint.contains("\"downn\"") && hint.contains("`refuse`"),
+            "{hint}"
+        );
+        assert!(parse_order("down now").is_err());
+    }
 }

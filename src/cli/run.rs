@@ -107,7 +107,13 @@ async fn run_steps(args: RunArgs, shutdown: Shutdown) -> Result<u8, u8> {
         tokio::task::spawn_blocking(move || sink.flush(FLUSH_TIMEOUT)).await
     };
     let last = fleet.snapshot(sink.as_ref());
-    metrics.record(&Report::between(&previous, last), sink.stats());
+    record(
+        &metrics,
+        &Report::between(&previous, last),
+        &fleet,
+        &sink,
+        kafka.buffer_memory,
+    );
     print_summary(started.elapsed(), &last, sink.as_ref());
     let code = exit_code(flush, &last, &sink);
     // The producer goes before the embedded cluster, or it logs the brokers going away.
@@ -219,7 +225,7 @@ async fn produce(
             _ = &mut all_done => return previous,
             _ = ticker.tick() => {
                 let report = Report::between(&previous, fleet.snapshot(sink.as_ref()));
-                metrics.record(&report, sink.stats());
+                record(metrics, &report, fleet, sink, buffer_memory);
                 let faults = sink.stats().faults();
                 let problem = health.observe(&sink.stats().observation(&report.now, &faults));
                 if report_every > 0.0 {
@@ -229,6 +235,18 @@ async fn produce(
             }
         }
     }
+}
+
+/// Folds a report period into the metrics (one producer for the whole run).
+fn record(metrics: &Metrics, report: &Report, fleet: &Fleet, sink: &KafkaSink, buffer_limit: u64) {
+    metrics.record(&metrics::Observed {
+        report,
+        sink: sink.stats(),
+        lag_ns: &fleet.lag_histogram(),
+        devices: fleet.devices(),
+        buffer_limit,
+        new_producer: false,
+    });
 }
 
 fn exit_code(

@@ -128,6 +128,28 @@ pub enum Phase {
     Failed,
 }
 
+impl Phase {
+    /// Every phase.
+    pub const ALL: [Phase; 5] = [
+        Phase::Pending,
+        Phase::Running,
+        Phase::Paused,
+        Phase::Completed,
+        Phase::Failed,
+    ];
+
+    /// The name the status shows.
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Pending => "Pending",
+            Phase::Running => "Running",
+            Phase::Paused => "Paused",
+            Phase::Completed => "Completed",
+            Phase::Failed => "Failed",
+        }
+    }
+}
+
 /// Figures one worker reports for its shard.
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]

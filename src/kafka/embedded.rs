@@ -1,13 +1,35 @@
 //! An embedded Kafka: librdkafka's mock cluster, speaking the real Kafka protocol on 127.0.0.1.
 //!
 //! The mock cluster is not `Send`, so it lives on a thread of its own; this handle keeps the
-//! bootstrap address and sends that thread its orders: take the brokers down or up (an outage
-//! that keeps the topic's data, for fault-injection tests), or stop.
+//! bootstrap address and sends that thread its orders: the faults of [`Fault`], for
+//! fault-injection tests and for trying alerts out, or stop.
 
 use std::sync::mpsc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use rdkafka::mocking::MockCluster;
+use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
+
+/// How many produce requests [`Fault::RefuseProduce`] refuses at most: the mock cluster keeps
+/// one entry per refusal to come (at a few hundred requests a second, minutes of refusals).
+pub const REFUSALS: usize = 100_000;
+
+/// A fault the embedded cluster can be told to show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Every broker down: connections closed, new ones refused, data kept (an outage).
+    BrokersDown,
+    /// Every broker back up.
+    BrokersUp,
+    /// The brokers answer produce requests with MESSAGE_TOO_LARGE, a permanent error, so every
+    /// message fails (up to [`REFUSALS`] requests).
+    RefuseProduce,
+    /// The brokers accept produce requests again.
+    AcceptProduce,
+    /// Every broker delays its responses by this much (zero: no delay).
+    RoundTrip(Duration),
+}
 
 /// A running mock cluster; dropping it shuts the cluster down.
 pub struct EmbeddedKafka {
@@ -16,11 +38,8 @@ pub struct EmbeddedKafka {
     thread: Option<JoinHandle<()>>,
 }
 
-/// What the cluster's thread is told to do.
-enum Order {
-    /// Every broker up (`true`) or down (`false`); answered once done.
-    Brokers(bool, mpsc::Sender<Result<(), String>>),
-}
+/// What the cluster's thread is told to do, and where to answer once done.
+type Order = (Fault, mpsc::Sender<Result<(), String>>);
 
 /// Why the embedded cluster did not start.
 #[derive(Debug, thiserror::Error)]
@@ -49,16 +68,8 @@ impl EmbeddedKafka {
                 }
                 let _ = ready_tx.send(Ok(cluster.bootstrap_servers()));
                 // The handle being dropped ends the loop.
-                while let Ok(Order::Brokers(up, done)) = orders_rx.recv() {
-                    let result = (1..=brokers as i32).try_for_each(|id| {
-                        if up {
-                            cluster.broker_up(id)
-                        } else {
-                            cluster.broker_down(id)
-                        }
-                        .map_err(|e| format!("broker {id}: {e}"))
-                    });
-                    let _ = done.send(result);
+                while let Ok((fault, done)) = orders_rx.recv() {
+                    let _ = done.send(apply(&cluster, brokers as i32, fault));
                 }
                 drop(cluster);
             })
@@ -74,13 +85,12 @@ impl EmbeddedKafka {
         })
     }
 
-    /// Takes every broker down (connections closed, new ones refused, data kept) or brings
-    /// them back up: a Kafka outage on demand.
-    pub fn set_brokers_up(&self, up: bool) -> Result<(), EmbeddedKafkaError> {
+    /// Shows `fault` from now on, until another fault undoes it.
+    pub fn inject(&self, fault: Fault) -> Result<(), EmbeddedKafkaError> {
         let (done_tx, done_rx) = mpsc::channel();
         self.orders
             .as_ref()
-            .and_then(|o| o.send(Order::Brokers(up, done_tx)).ok())
+            .and_then(|o| o.send((fault, done_tx)).ok())
             .ok_or_else(|| EmbeddedKafkaError("the cluster thread exited".into()))?;
         done_rx
             .recv()
@@ -91,6 +101,33 @@ impl EmbeddedKafka {
     /// Comma-separated `127.0.0.1:port` list of the mock brokers.
     pub fn bootstrap_servers(&self) -> &str {
         &self.bootstrap_servers
+    }
+}
+
+/// Applies `fault` to `cluster` of `brokers` brokers (IDs 1..=brokers).
+fn apply(
+    cluster: &MockCluster<'_, rdkafka::producer::DefaultProducerContext>,
+    brokers: i32,
+    fault: Fault,
+) -> Result<(), String> {
+    let each = |f: &dyn Fn(i32) -> rdkafka::error::KafkaResult<()>| {
+        (1..=brokers).try_for_each(|id| f(id).map_err(|e| format!("broker {id}: {e}")))
+    };
+    match fault {
+        Fault::BrokersDown => each(&|id| cluster.broker_down(id)),
+        Fault::BrokersUp => each(&|id| cluster.broker_up(id)),
+        Fault::RefuseProduce => {
+            cluster.request_errors(
+                RDKafkaApiKey::Produce,
+                &vec![RDKafkaRespErr::RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE; REFUSALS],
+            );
+            Ok(())
+        }
+        Fault::AcceptProduce => {
+            cluster.clear_request_errors(RDKafkaApiKey::Produce);
+            Ok(())
+        }
+        Fault::RoundTrip(delay) => each(&|id| cluster.broker_round_trip_time(id, delay)),
     }
 }
 

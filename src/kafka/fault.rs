@@ -19,6 +19,83 @@ pub fn delivery_error_cause(error: &KafkaError) -> Cause {
     }
 }
 
+/// Why a message failed, as the bounded `reason` label of `devsim_messages_failed_total`: what
+/// a Kafka operator would do about it differs by reason.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailReason {
+    /// No acknowledgement in time (brokers unreachable or too slow).
+    TimedOut,
+    /// The message or its batch exceeds what the broker or topic accepts.
+    TooLarge,
+    /// The credentials or the ACLs do not allow producing.
+    NotAuthorized,
+    /// The topic or partition does not exist.
+    UnknownTopic,
+    /// Too few in-sync replicas for `acks=all`.
+    NotEnoughReplicas,
+    /// Still unacknowledged when the producer stopped and its flush ran out of time.
+    Unflushed,
+    /// Anything else (the delivery log line and the status name the error).
+    Other,
+}
+
+impl FailReason {
+    /// Every reason, in the order of their counters.
+    pub const ALL: [FailReason; 7] = [
+        FailReason::TimedOut,
+        FailReason::TooLarge,
+        FailReason::NotAuthorized,
+        FailReason::UnknownTopic,
+        FailReason::NotEnoughReplicas,
+        FailReason::Unflushed,
+        FailReason::Other,
+    ];
+
+    /// The reason of a failed delivery or refused message.
+    pub fn of(error: &KafkaError) -> Self {
+        use RDKafkaErrorCode as C;
+        match error.rdkafka_error_code() {
+            Some(C::MessageTimedOut | C::RequestTimedOut) => Self::TimedOut,
+            Some(C::MessageSizeTooLarge | C::MessageBatchTooLarge | C::InvalidMessageSize) => {
+                Self::TooLarge
+            }
+            Some(
+                C::TopicAuthorizationFailed
+                | C::ClusterAuthorizationFailed
+                | C::Authentication
+                | C::SaslAuthenticationFailed
+                | C::SSL,
+            ) => Self::NotAuthorized,
+            Some(C::UnknownTopic | C::UnknownTopicOrPartition | C::UnknownPartition) => {
+                Self::UnknownTopic
+            }
+            Some(C::NotEnoughReplicas | C::NotEnoughReplicasAfterAppend) => Self::NotEnoughReplicas,
+            _ => Self::Other,
+        }
+    }
+
+    /// The label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::TimedOut => "timed_out",
+            Self::TooLarge => "too_large",
+            Self::NotAuthorized => "not_authorized",
+            Self::UnknownTopic => "unknown_topic",
+            Self::NotEnoughReplicas => "not_enough_replicas",
+            Self::Unflushed => "unflushed",
+            Self::Other => "other",
+        }
+    }
+
+    /// The position of this reason in [`Self::ALL`].
+    pub fn index(self) -> usize {
+        Self::ALL
+            .iter()
+            .position(|r| *r == self)
+            .expect("ALL lists every reason")
+    }
+}
+
 fn code_cause(code: RDKafkaErrorCode) -> Option<Cause> {
     use RDKafkaErrorCode as C;
     match code {
@@ -67,6 +144,38 @@ mod tests {
             Some(Cause::TopicMissing)
         );
         assert_eq!(client(RDKafkaErrorCode::MessageSizeTooLarge), None);
+    }
+
+    #[test]
+    fn failure_reasons_are_few_and_name_what_an_operator_would_fix() {
+        let reason = |code| FailReason::of(&KafkaError::MessageProduction(code));
+        assert_eq!(
+            reason(RDKafkaErrorCode::MessageTimedOut),
+            FailReason::TimedOut
+        );
+        assert_eq!(
+            reason(RDKafkaErrorCode::MessageSizeTooLarge),
+            FailReason::TooLarge
+        );
+        assert_eq!(
+            reason(RDKafkaErrorCode::TopicAuthorizationFailed),
+            FailReason::NotAuthorized
+        );
+        assert_eq!(
+            reason(RDKafkaErrorCode::UnknownTopicOrPartition),
+            FailReason::UnknownTopic
+        );
+        assert_eq!(
+            reason(RDKafkaErrorCode::NotEnoughReplicas),
+            FailReason::NotEnoughReplicas
+        );
+        assert_eq!(reason(RDKafkaErrorCode::InvalidRecord), FailReason::Other);
+        let labels: std::collections::BTreeSet<_> =
+            FailReason::ALL.iter().map(|r| r.label()).collect();
+        assert_eq!(labels.len(), FailReason::ALL.len(), "labels are distinct");
+        for (i, r) in FailReason::ALL.iter().enumerate() {
+            assert_eq!(r.index(), i);
+        }
     }
 
     #[test]

@@ -7,8 +7,11 @@ mod fault;
 mod relay;
 mod repeats;
 mod sink;
+mod statistics;
 
 pub use config::{MESSAGE_OVERHEAD_BYTES, STATISTICS_INTERVAL, check_properties, producer_config};
-pub use embedded::{EmbeddedKafka, EmbeddedKafkaError};
+pub use embedded::{EmbeddedKafka, EmbeddedKafkaError, Fault, REFUSALS};
+pub use fault::FailReason;
 pub use relay::Relay;
 pub use sink::{KafkaSink, SinkError, SinkStats};
+pub use statistics::{BrokerFigures, ClientFigures, Percentiles};

@@ -13,8 +13,9 @@ use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer}
 use rdkafka::statistics::Statistics;
 
 use super::config::{MESSAGE_OVERHEAD_BYTES, producer_config};
-use super::fault::{client_error_cause, delivery_error_cause};
+use super::fault::{FailReason, client_error_cause, delivery_error_cause};
 use super::repeats::{REPEAT_PERIOD, Repeat, RepeatLimiter};
+use super::statistics::ClientFigures;
 use crate::engine::plan::KafkaPlan;
 use crate::engine::worker::Delivery;
 use crate::runtime::health::{Cause, Fault, Observation};
@@ -28,10 +29,16 @@ pub struct SinkStats {
     pub delivered: AtomicU64,
     /// Messages whose delivery failed.
     pub failed: AtomicU64,
-    /// Messages waiting in librdkafka's queues, from its last statistics report.
-    pub queued: AtomicU64,
-    /// Bytes sent to brokers, from its last statistics report.
-    pub tx_bytes: AtomicU64,
+    /// Failed messages (failed deliveries and refusals) by [`FailReason::index`].
+    failed_by_reason: [AtomicU64; FailReason::ALL.len()],
+    /// Bytes (keys and values) of messages handed to librdkafka.
+    pub sent_bytes: AtomicU64,
+    /// Bytes (keys and values) of messages acknowledged.
+    pub delivered_bytes: AtomicU64,
+    /// Bytes (keys and values) of messages failed.
+    pub failed_bytes: AtomicU64,
+    /// librdkafka's figures from its latest statistics report.
+    client: Mutex<Option<ClientFigures>>,
     /// Bytes of messages awaiting acknowledgement, librdkafka's bookkeeping included: what
     /// `bufferMemory` bounds.
     pub buffered_bytes: AtomicU64,
@@ -53,8 +60,11 @@ impl Default for SinkStats {
         Self {
             delivered: AtomicU64::new(0),
             failed: AtomicU64::new(0),
-            queued: AtomicU64::new(0),
-            tx_bytes: AtomicU64::new(0),
+            failed_by_reason: Default::default(),
+            sent_bytes: AtomicU64::new(0),
+            delivered_bytes: AtomicU64::new(0),
+            failed_bytes: AtomicU64::new(0),
+            client: Mutex::new(None),
             buffered_bytes: AtomicU64::new(0),
             last_delivery_us: AtomicU64::new(0),
             latency_us: Mutex::new(
@@ -75,6 +85,27 @@ impl SinkStats {
             .lock()
             .expect("latency lock is never poisoned");
         Duration::from_micros(h.value_at_quantile(q))
+    }
+
+    /// Every delivery latency so far, in microseconds.
+    pub fn latency_histogram(&self) -> Histogram<u64> {
+        self.latency_us
+            .lock()
+            .expect("latency lock is never poisoned")
+            .clone()
+    }
+
+    /// Failed messages so far of `reason`.
+    pub fn failed_of(&self, reason: FailReason) -> u64 {
+        self.failed_by_reason[reason.index()].load(Ordering::Relaxed)
+    }
+
+    /// librdkafka's figures from its latest statistics report, once one has come.
+    pub fn client_figures(&self) -> Option<ClientFigures> {
+        self.client
+            .lock()
+            .expect("statistics lock is never poisoned")
+            .clone()
     }
 
     /// The most recent error, if any.
@@ -135,6 +166,11 @@ impl SinkStats {
         }
     }
 
+    fn count_failure(&self, error: &KafkaError, bytes: usize) {
+        self.failed_by_reason[FailReason::of(error).index()].fetch_add(1, Ordering::Relaxed);
+        self.failed_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
     fn delivered_at(&self, now: Instant) {
         let us = now.saturating_duration_since(self.epoch).as_micros() as u64 + 1;
         self.last_delivery_us.fetch_max(us, Ordering::Relaxed);
@@ -150,6 +186,8 @@ fn buffer_cost(key_len: usize, payload_len: usize) -> u64 {
 /// since `epoch`, so measuring latency needs no allocation per message.
 struct SinkContext {
     stats: Arc<SinkStats>,
+    /// The topic whose batch figures the statistics keep.
+    topic: String,
     epoch: Instant,
     /// Each distinct client problem is logged once, then once a period with its count.
     repeats: RepeatLimiter,
@@ -157,13 +195,12 @@ struct SinkContext {
 
 impl ClientContext for SinkContext {
     fn stats(&self, statistics: Statistics) {
-        self.stats
-            .queued
-            .store(statistics.msg_cnt, Ordering::Relaxed);
-        self.stats.tx_bytes.store(
-            u64::try_from(statistics.tx_bytes).unwrap_or(0),
-            Ordering::Relaxed,
-        );
+        let figures = ClientFigures::from_statistics(&statistics, &self.topic);
+        *self
+            .stats
+            .client
+            .lock()
+            .expect("statistics lock is never poisoned") = Some(figures);
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
@@ -212,11 +249,16 @@ impl ProducerContext for SinkContext {
         let message = match result {
             Ok(message) | Err((_, message)) => message,
         };
-        let cost = buffer_cost(message.key().map_or(0, <[u8]>::len), message.payload_len());
-        self.stats.buffered_bytes.fetch_sub(cost, Ordering::Relaxed);
+        let bytes = message.key().map_or(0, <[u8]>::len) + message.payload_len();
+        self.stats
+            .buffered_bytes
+            .fetch_sub(buffer_cost(bytes, 0), Ordering::Relaxed);
         match result {
             Ok(_) => {
                 self.stats.delivered.fetch_add(1, Ordering::Relaxed);
+                self.stats
+                    .delivered_bytes
+                    .fetch_add(bytes as u64, Ordering::Relaxed);
                 self.stats.delivered_at(Instant::now());
                 let now_us = self.epoch.elapsed().as_micros() as u64;
                 let latency = now_us.saturating_sub(sent_at_us as u64).max(1);
@@ -232,6 +274,7 @@ impl ProducerContext for SinkContext {
                 if self.stats.failed.fetch_add(1, Ordering::Relaxed) < 10 {
                     tracing::warn!(%error, "message delivery failed");
                 }
+                self.stats.count_failure(error, bytes);
                 self.stats.record_error(error.to_string());
                 self.stats
                     .record_fault(delivery_error_cause(error), error.to_string(), false);
@@ -266,6 +309,7 @@ impl KafkaSink {
         let epoch = Instant::now();
         let context = SinkContext {
             stats: Arc::clone(&stats),
+            topic: plan.topic.clone(),
             epoch,
             repeats: RepeatLimiter::new(REPEAT_PERIOD),
         };
@@ -316,13 +360,19 @@ impl MessageSink for KafkaSink {
             .payload(payload)
             .timestamp(timestamp_ms);
         match self.producer.send(record) {
-            Ok(()) => Delivery::Accepted,
+            Ok(()) => {
+                self.stats
+                    .sent_bytes
+                    .fetch_add((key.len() + payload.len()) as u64, Ordering::Relaxed);
+                Delivery::Accepted
+            }
             Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
                 buffered.fetch_sub(cost, Ordering::Relaxed);
                 Delivery::QueueFull
             }
             Err((error, _)) => {
                 buffered.fetch_sub(cost, Ordering::Relaxed);
+                self.stats.count_failure(&error, key.len() + payload.len());
                 self.stats.record_error(error.to_string());
                 self.stats
                     .record_fault(delivery_error_cause(&error), error.to_string(), false);

@@ -10,6 +10,7 @@ pub mod error;
 #[cfg(test)]
 mod fixtures;
 pub mod leader;
+pub mod metrics;
 pub mod reconcile;
 pub mod retry;
 pub mod status;
@@ -28,14 +29,12 @@ use kube::runtime::events::Reporter;
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
-use prometheus::{
-    Encoder as _, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
-};
 
 use crate::crd::DeviceSimulation;
 use crate::shutdown::Shutdown;
 use build::BuildConfig;
 use error::Error;
+pub use metrics::OperatorMetrics;
 
 /// Labels of every worker pod the operator creates.
 const WORKER_POD_SELECTOR: &str =
@@ -55,95 +54,6 @@ pub struct Context {
     pub failures: retry::FailureCounts,
     /// The worker pods, as the kubelet reports them (how their containers last ended).
     pub worker_pods: reflector::Store<Pod>,
-}
-
-/// Reconcile metrics, served on the operator's `/metrics`.
-pub struct OperatorMetrics {
-    registry: Registry,
-    reconciles: IntCounterVec,
-    errors: IntCounterVec,
-    duration: HistogramVec,
-    leader: IntGauge,
-    ready: std::sync::atomic::AtomicBool,
-}
-
-impl Default for OperatorMetrics {
-    fn default() -> Self {
-        let registry = Registry::new();
-        let reconciles = IntCounterVec::new(
-            Opts::new("devsim_reconciles_total", "Reconciles run"),
-            &["outcome"],
-        )
-        .expect("metric names are valid");
-        let errors = IntCounterVec::new(
-            Opts::new(
-                "devsim_reconcile_errors_total",
-                "Reconciles that failed, by fixed category",
-            ),
-            &["category"],
-        )
-        .expect("metric names are valid");
-        let duration = HistogramVec::new(
-            HistogramOpts::new(
-                "devsim_reconcile_duration_seconds",
-                "Time one reconcile takes",
-            )
-            .buckets(vec![
-                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-            ]),
-            &[],
-        )
-        .expect("metric names are valid");
-        let leader = IntGauge::new(
-            "devsim_operator_leader",
-            "1 while this replica holds the lease and reconciles, 0 while it stands by",
-        )
-        .expect("metric names are valid");
-        for m in [
-            Box::new(reconciles.clone()) as Box<dyn prometheus::core::Collector>,
-            Box::new(errors.clone()),
-            Box::new(duration.clone()),
-            Box::new(leader.clone()),
-        ] {
-            registry.register(m).expect("metric names are unique");
-        }
-        Self {
-            registry,
-            reconciles,
-            errors,
-            duration,
-            leader,
-            ready: std::sync::atomic::AtomicBool::new(false),
-        }
-    }
-}
-
-impl OperatorMetrics {
-    /// Records one reconcile and its error category, if it failed.
-    pub fn observe(&self, took: Duration, error: Option<&'static str>) {
-        self.duration
-            .with_label_values(&[] as &[&str])
-            .observe(took.as_secs_f64());
-        self.reconciles
-            .with_label_values(&[if error.is_some() { "error" } else { "ok" }])
-            .inc();
-        if let Some(category) = error {
-            self.errors.with_label_values(&[category]).inc();
-        }
-    }
-}
-
-impl crate::metrics::AdminState for OperatorMetrics {
-    fn render(&self) -> String {
-        let mut out = Vec::new();
-        TextEncoder::new()
-            .encode(&self.registry.gather(), &mut out)
-            .expect("encoding into a Vec cannot fail");
-        String::from_utf8(out).expect("the text format is UTF-8")
-    }
-    fn ready(&self) -> bool {
-        self.ready.load(std::sync::atomic::Ordering::Relaxed)
-    }
 }
 
 /// How the operator runs.
@@ -258,7 +168,9 @@ pub async fn run(client: Client, config: OperatorConfig, shutdown: Shutdown) -> 
         failures: retry::FailureCounts::default(),
         worker_pods: pod_store,
     });
-    let controller = Controller::new(sims, watcher::Config::default())
+    let controller = Controller::new(sims, watcher::Config::default());
+    context.metrics.watch_simulations(controller.store());
+    let controller = controller
         .owns(
             sets,
             watcher::Config::default().labels("app.kubernetes.io/name=devsim"),
@@ -285,39 +197,4 @@ pub async fn run(client: Client, config: OperatorConfig, shutdown: Shutdown) -> 
         election.release().await;
     }
     outcome
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::metrics::AdminState;
-
-    #[test]
-    fn reconcile_metrics_count_outcomes_and_error_categories() {
-        let metrics = OperatorMetrics::default();
-        metrics.observe(Duration::from_millis(3), None);
-        metrics.observe(Duration::from_millis(7), Some("conflict"));
-        let text = metrics.render();
-        assert!(
-            text.contains("devsim_reconciles_total{outcome=\"ok\"} 1"),
-            "{text}"
-        );
-        assert!(
-            text.contains("devsim_reconciles_total{outcome=\"error\"} 1"),
-            "{text}"
-        );
-        assert!(
-            text.contains("devsim_reconcile_errors_total{category=\"conflict\"} 1"),
-            "{text}"
-        );
-        assert!(
-            text.contains("devsim_reconcile_duration_seconds_count 2"),
-            "{text}"
-        );
-        assert!(
-            text.contains("devsim_operator_leader 0"),
-            "a standby until it holds the lease: {text}"
-        );
-        assert!(!metrics.ready(), "not ready before the API server answers");
-    }
 }

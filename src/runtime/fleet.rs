@@ -239,10 +239,20 @@ impl Fleet {
         }
     }
 
-    /// Current totals over every task, plus the sink's delivery figures.
-    pub fn snapshot<S: MessageSink>(&self, sink: &S) -> Snapshot {
+    /// Schedule lag (ns) of every reading the tasks handed over so far (merged every
+    /// 250 ms by each task).
+    pub fn lag_histogram(&self) -> Histogram<u64> {
         let mut lag = Histogram::<u64>::new_with_bounds(1_000, 3_600_000_000_000, 2)
             .expect("static bounds are valid");
+        for c in self.handles.iter().map(|h| &h.counters) {
+            let _ = lag.add(&*c.lag_ns.lock().expect("lag lock is never poisoned"));
+        }
+        lag
+    }
+
+    /// Current totals over every task, plus the sink's delivery figures.
+    pub fn snapshot<S: MessageSink>(&self, sink: &S) -> Snapshot {
+        let lag = self.lag_histogram();
         let (mut sent, mut dropped, mut rejected, mut skipped) = (0, 0, 0, 0);
         let (mut behind_ns, mut blocked) = (0, false);
         for c in self.handles.iter().map(|h| &h.counters) {
@@ -252,7 +262,6 @@ impl Fleet {
             skipped += c.skipped.load(Ordering::Relaxed);
             behind_ns = behind_ns.max(c.behind_ns.load(Ordering::Relaxed));
             blocked |= c.blocked.load(Ordering::Relaxed);
-            let _ = lag.add(&*c.lag_ns.lock().expect("lag lock is never poisoned"));
         }
         Snapshot {
             at: std::time::Instant::now(),

@@ -26,7 +26,7 @@ use kube::api::Api;
 use tokio::sync::watch;
 
 use crate::crd::{DeviceSimulation, ShardProblem, ShardStatus};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Observed};
 use crate::runtime::{Report, unix_now_ms};
 use crate::shutdown::Shutdown;
 use desired::{Desired, desired, needs_restart};
@@ -333,7 +333,17 @@ impl Worker {
             return;
         };
         self.metrics.set_ready(false);
-        let snapshot = p.stop().await;
+        let stopped = p.stop().await;
+        let snapshot = stopped.snapshot;
+        // What the producer did since the last report counts too.
+        self.metrics.record(&Observed {
+            report: &Report::between(&self.previous.unwrap_or(snapshot), snapshot),
+            sink: &stopped.sink,
+            lag_ns: &stopped.lag_ns,
+            devices: 0,
+            buffer_limit: stopped.buffer_limit,
+            new_producer: self.previous.is_none(),
+        });
         // No reading due after this instant came from this producer.
         self.released_at_ns = Some(i128::from(unix_now_ms() + 1) * 1_000_000);
         self.reporter.retire(&snapshot);
@@ -358,8 +368,14 @@ impl Worker {
             let observed = p.health.observe(&p.sink.stats().observation(&s, &faults));
             problem = problem.or_else(|| observed.map(shard_problem));
             let before = self.previous.unwrap_or(s);
-            self.metrics
-                .record(&Report::between(&before, s), p.sink.stats());
+            self.metrics.record(&Observed {
+                report: &Report::between(&before, s),
+                sink: p.sink.stats(),
+                lag_ns: &p.fleet.lag_histogram(),
+                devices: p.fleet.devices(),
+                buffer_limit: p.running.kafka.buffer_memory,
+                new_producer: self.previous.is_none(),
+            });
             self.previous = Some(s);
         }
         let state = ShardState {

@@ -7,9 +7,10 @@ use std::time::Duration;
 use super::desired::Desired;
 use super::error::WorkerError;
 use crate::config::ValidatedSimulation;
-use crate::kafka::KafkaSink;
+use crate::kafka::{KafkaSink, SinkStats};
 use crate::runtime::health::Health;
 use crate::runtime::{Fleet, FleetConfig, MessageSink, Snapshot, unix_now_ms};
+use hdrhistogram::Histogram;
 
 /// How long a new producer waits for a broker to answer before the worker reports Kafka as
 /// unreachable (and tries again on its next tick).
@@ -32,6 +33,18 @@ pub struct Producer {
     pub shards: u32,
     /// Whether Kafka takes what it produces, judged at every report.
     pub health: Health,
+}
+
+/// A stopped producer's final figures.
+pub struct Stopped {
+    /// Its totals; what was never acknowledged counts as failed.
+    pub snapshot: Snapshot,
+    /// Schedule lag of every reading it handed over (ns).
+    pub lag_ns: Histogram<u64>,
+    /// Its sink's delivery figures.
+    pub sink: Arc<SinkStats>,
+    /// The `bufferMemory` it ran with.
+    pub buffer_limit: u64,
 }
 
 impl Producer {
@@ -95,7 +108,7 @@ impl Producer {
     /// Stops the producer tasks, flushes what is queued, and returns the final figures. What
     /// Kafka has not acknowledged by the flush deadline is lost with the producer: it is
     /// counted as failed, so the totals still add up.
-    pub async fn stop(mut self) -> Snapshot {
+    pub async fn stop(mut self) -> Stopped {
         self.fleet.stop();
         self.fleet.join().await;
         let sink = Arc::clone(&self.sink);
@@ -109,6 +122,11 @@ impl Producer {
         let mut last = self.fleet.snapshot(self.sink.as_ref());
         last.failed += last.in_flight;
         last.in_flight = 0;
-        last
+        Stopped {
+            snapshot: last,
+            lag_ns: self.fleet.lag_histogram(),
+            sink: Arc::clone(self.sink.stats()),
+            buffer_limit: self.running.kafka.buffer_memory,
+        }
     }
 }

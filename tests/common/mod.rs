@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod prometheus;
 pub mod tools;
 
 use devsim::config::{ValidatedSimulation, parse_simulation, validate};
@@ -76,13 +77,18 @@ impl BrokerProcess {
     /// Takes every broker down (an outage: connections closed, new ones refused, data kept) or
     /// brings them back, through the process's standard input.
     pub fn set_brokers_up(&mut self, up: bool) {
+        self.order(if up { "up" } else { "down" });
+    }
+
+    /// Gives the broker an order on its standard input (`refuse`, `accept`, `slow 200`, ...).
+    pub fn order(&mut self, order: &str) {
         use std::io::Write;
         let stdin = self
             .child
             .stdin
             .as_mut()
             .expect("the broker's stdin is piped");
-        writeln!(stdin, "{}", if up { "up" } else { "down" }).expect("order the broker");
+        writeln!(stdin, "{order}").expect("order the broker");
         stdin.flush().expect("order the broker");
     }
 
