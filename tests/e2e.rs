@@ -47,6 +47,11 @@ async fn operator_end_to_end() {
         ),
         phase!("apply-and-run", ["operators-and-lease"], apply_and_run),
         phase!(
+            "prometheus-dashboard",
+            ["apply-and-run"],
+            prometheus_dashboard
+        ),
+        phase!(
             "scale-with-exact-handoff",
             ["apply-and-run"],
             scale_with_exact_handoff

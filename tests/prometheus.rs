@@ -6,28 +6,20 @@
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::prometheus::Prometheus;
+use common::prometheus::{
+    Prometheus, as_grafana_sends, dashboard_queries, healthy_rules, rules_file,
+};
 use devsim::metrics::{FAMILIES, Served};
-use serde_json::Value;
 
 /// 200 devices every 100 ms: 2,000 readings a second.
 const SCHEDULED_RATE: f64 = 2_000.0;
-
-fn rules_file() -> PathBuf {
-    common::tools::repo().join("charts/devsim/files/prometheus-rules.yaml")
-}
-
-fn dashboard() -> Value {
-    let path = common::tools::repo().join("charts/devsim/files/grafana-dashboard.json");
-    serde_json::from_str(&std::fs::read_to_string(path).expect("read the dashboard"))
-        .expect("the dashboard is JSON")
-}
 
 /// A memory cgroup with a 1 GiB limit that the run joins, so that the memory-limit gauge and
 /// the memory alert see what a container sees. Removed when dropped (after the run ended).
@@ -191,15 +183,6 @@ fn unix_seconds(at: SystemTime) -> f64 {
         .as_secs_f64()
 }
 
-/// A dashboard query as Grafana would send it for this run: every namespace and shard, the
-/// run's simulation, and a rate window of five scrapes.
-fn as_grafana_sends(expr: &str) -> String {
-    expr.replace("$__rate_interval", "5s")
-        .replace("$namespace", ".*")
-        .replace("$simulation", "test")
-        .replace("$shard", ".*")
-}
-
 /// Whether `expr` reads a metric only the operator serves.
 fn reads_operator_metrics(expr: &str) -> bool {
     FAMILIES
@@ -264,24 +247,16 @@ fn prometheus_computes_the_run_s_throughput_and_every_dashboard_query_answers() 
 
     // 2. Every dashboard query answers, but those on the operator's metrics (no operator
     //    runs here: the end-to-end test asks those of a real one).
-    let dashboard = dashboard();
     let mut asked = 0;
     let mut operator_only = Vec::new();
-    for panel in dashboard["panels"].as_array().expect("panels") {
-        for target in panel["targets"].as_array().expect("targets") {
-            let expr = target["expr"].as_str().expect("an expression");
-            if reads_operator_metrics(expr) {
-                operator_only.push(panel["title"].as_str().unwrap_or_default().to_owned());
-                continue;
-            }
-            let result = prometheus.query(&as_grafana_sends(expr));
-            assert!(
-                !result.is_empty(),
-                "panel {:?}: no result for {expr}",
-                panel["title"]
-            );
-            asked += 1;
+    for (title, expr) in dashboard_queries() {
+        if reads_operator_metrics(&expr) {
+            operator_only.push(title);
+            continue;
         }
+        let result = prometheus.query(&as_grafana_sends(&expr, ".*", "test"));
+        assert!(!result.is_empty(), "panel {title:?}: no result for {expr}");
+        asked += 1;
     }
     eprintln!("{asked} dashboard queries answered; left to the operator's test: {operator_only:?}");
     assert!(asked >= 20, "{asked}");
@@ -329,14 +304,58 @@ fn prometheus_computes_the_run_s_throughput_and_every_dashboard_query_answers() 
         .expect("memory share");
     assert!(share > 0.0 && share < 0.8, "{share}");
 
-    // 5. The rules loaded, evaluate without error, and stay quiet on a healthy run.
-    let rules: Vec<Value> = prometheus.api("/api/v1/rules")["groups"]
-        .as_array()
-        .expect("groups")
+    // 5. What Prometheus read of /metrics is the catalog (the README's reference): every
+    //    family a run serves, with its type and its labels, and nothing else.
+    let metadata = prometheus.api("/api/v1/metadata");
+    let run_families: Vec<_> = FAMILIES
         .iter()
-        .flat_map(|g| g["rules"].as_array().cloned().unwrap_or_default())
+        .filter(|f| f.served != Served::Operator)
         .collect();
-    assert_eq!(rules.len(), 7, "{rules:?}");
+    for family in &run_families {
+        let kind = metadata[family.name][0]["type"].as_str();
+        assert_eq!(
+            kind,
+            Some(family.kind.name()),
+            "{}: {metadata}",
+            family.name
+        );
+        let series = prometheus.api(&format!(
+            "/api/v1/series?match[]={}",
+            common::prometheus::encode(&format!(
+                "{{__name__=~\"{}(_bucket|_sum|_count)?\"}}",
+                family.name
+            ))
+        ));
+        let mut labels = BTreeSet::new();
+        for one in series.as_array().expect("series") {
+            labels.extend(one.as_object().expect("labels").keys().cloned());
+        }
+        for common_label in ["__name__", "job", "instance", "simulation", "shard", "le"] {
+            labels.remove(common_label);
+        }
+        let expected: BTreeSet<String> = family.labels.iter().map(|l| (*l).to_owned()).collect();
+        assert_eq!(labels, expected, "{}", family.name);
+    }
+    let served: Vec<&str> = metadata
+        .as_object()
+        .expect("metadata")
+        .keys()
+        .map(String::as_str)
+        .filter(|n| n.starts_with("devsim_") || n.starts_with("process_"))
+        .collect();
+    for name in &served {
+        assert!(
+            run_families.iter().any(|f| f.name == *name),
+            "{name} is served but not in the catalog"
+        );
+    }
+    eprintln!(
+        "{} families scraped, each as the catalog says",
+        served.len()
+    );
+
+    // 6. The rules loaded, evaluate without error, and stay quiet on a healthy run.
+    let rules = healthy_rules(&prometheus);
     for rule in &rules {
         assert_eq!(rule["health"], "ok", "{rule}");
         assert_eq!(

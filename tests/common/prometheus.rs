@@ -202,3 +202,49 @@ pub fn encode(text: &str) -> String {
         })
         .collect()
 }
+
+/// The chart's alert rule file.
+pub fn rules_file() -> PathBuf {
+    super::tools::repo().join("charts/devsim/files/prometheus-rules.yaml")
+}
+
+/// Every query of the chart's dashboard: (panel title, expression).
+pub fn dashboard_queries() -> Vec<(String, String)> {
+    let path = super::tools::repo().join("charts/devsim/files/grafana-dashboard.json");
+    let dashboard: Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("read the dashboard"))
+            .expect("the dashboard is JSON");
+    let mut queries = Vec::new();
+    for panel in dashboard["panels"].as_array().expect("panels") {
+        for target in panel["targets"].as_array().expect("targets") {
+            queries.push((
+                panel["title"].as_str().unwrap_or_default().to_owned(),
+                target["expr"].as_str().expect("an expression").to_owned(),
+            ));
+        }
+    }
+    queries
+}
+
+/// A dashboard query as Grafana sends it with `namespace` and `simulation` chosen (regular
+/// expressions, as its variables are), every shard, and a rate window of five scrapes.
+pub fn as_grafana_sends(expr: &str, namespace: &str, simulation: &str) -> String {
+    expr.replace("$__rate_interval", "5s")
+        .replace("$namespace", namespace)
+        .replace("$simulation", simulation)
+        .replace("$shard", ".*")
+}
+
+/// The alerting rules Prometheus loaded, after checking that each evaluates without error.
+pub fn healthy_rules(prometheus: &Prometheus) -> Vec<Value> {
+    let rules: Vec<Value> = prometheus.api("/api/v1/rules")["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .flat_map(|g| g["rules"].as_array().cloned().unwrap_or_default())
+        .collect();
+    for rule in &rules {
+        assert_eq!(rule["health"], "ok", "{rule}");
+    }
+    rules
+}

@@ -2,6 +2,7 @@
 
 mod checks;
 mod install;
+mod monitoring;
 mod outage;
 mod running;
 mod setup;
@@ -11,6 +12,7 @@ pub use checks::{
     verify_whole_run_and_events,
 };
 pub use install::{OPERATOR_NS, chart_install, rbac_least_privilege};
+pub use monitoring::prometheus_dashboard;
 pub use outage::kafka_outage_mid_run;
 pub use running::{
     operator_failover, pause_resume_interval, scale_with_exact_handoff, worker_crash,
