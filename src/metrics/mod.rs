@@ -339,3 +339,92 @@ impl AdminState for Metrics {
         self.ready.load(Ordering::Relaxed)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::Snapshot;
+
+    fn snapshot(sent: u64, delivered: u64, failed: u64) -> Snapshot {
+        Snapshot {
+            at: std::time::Instant::now(),
+            sent,
+            delivered,
+            failed,
+            dropped: 0,
+            skipped: 0,
+            behind_ms: 0.0,
+            blocked: false,
+            in_flight: sent - delivered - failed,
+            lag_p50_ms: 0.0,
+            lag_p99_ms: 0.0,
+            lag_max_ms: 0.0,
+        }
+    }
+
+    fn record(metrics: &Metrics, now: Snapshot, new_producer: bool) {
+        let lag = Histogram::new_with_bounds(1_000, 3_600_000_000_000, 2).expect("bounds");
+        metrics.record(&Observed {
+            report: &Report::between(&now, now),
+            sink: &SinkStats::default(),
+            lag_ns: &lag,
+            devices: 10,
+            buffer_limit: 1 << 20,
+            new_producer,
+        });
+    }
+
+    /// The value of sample `name` carrying `labels` (among others, in any order).
+    fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+        text.lines()
+            .find_map(|line| {
+                let (series, value) = line.rsplit_once(' ')?;
+                let (sample, rest) = series.split_once('{')?;
+                let pairs = rest.strip_suffix('}')?;
+                let has =
+                    |(k, v): &(&str, &str)| pairs.split(',').any(|p| p == format!("{k}=\"{v}\""));
+                (sample == name && labels.iter().all(has)).then(|| value.parse().ok())?
+            })
+            .unwrap_or_else(|| panic!("{name} {labels:?} missing:\n{text}"))
+    }
+
+    #[test]
+    fn counters_keep_counting_when_the_producer_is_replaced() {
+        let metrics = Metrics::new("line-1", "plant", "0");
+        record(&metrics, snapshot(100, 90, 0), true);
+        record(&metrics, snapshot(150, 140, 0), false);
+        // A new producer (a spec change, a resume) counts from 0 again, and may have counted
+        // past the old one's totals by its first report.
+        record(&metrics, snapshot(200, 190, 0), true);
+        record(&metrics, snapshot(230, 220, 0), false);
+        let text = metrics.render();
+        let labels = [
+            ("namespace", "plant"),
+            ("shard", "0"),
+            ("simulation", "line-1"),
+        ];
+        assert_eq!(value(&text, "devsim_messages_sent_total", &labels), 380.0);
+        assert_eq!(
+            value(&text, "devsim_messages_delivered_total", &labels),
+            360.0
+        );
+    }
+
+    #[test]
+    fn failures_the_sink_did_not_see_are_unflushed_and_every_reason_is_served_from_the_start() {
+        let metrics = Metrics::new("line-1", "plant", "0");
+        let text = metrics.render();
+        let failed = "devsim_messages_failed_total";
+        for reason in FailReason::ALL {
+            let labels = [("simulation", "line-1"), ("reason", reason.label())];
+            assert_eq!(value(&text, failed, &labels), 0.0);
+        }
+        // A stopping producer whose flush ran out counts what was never acknowledged as failed.
+        record(&metrics, snapshot(10, 7, 3), true);
+        let text = metrics.render();
+        assert_eq!(value(&text, failed, &[("reason", "unflushed")]), 3.0);
+        assert_eq!(value(&text, failed, &[("reason", "timed_out")]), 0.0);
+        assert!(text.contains("process_start_time_seconds"), "{text}");
+        assert_eq!(value(&text, "devsim_devices", &[("shard", "0")]), 10.0);
+    }
+}
