@@ -48,14 +48,7 @@ fn metrics_health_and_readiness_are_served_while_running() {
         .spawn()
         .expect("start devsim run");
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let addr = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|l| {
-            l.strip_prefix("metrics on http://")
-                .map(|a| a.trim_end_matches("/metrics").to_owned())
-        })
-        .expect("devsim prints the metrics address");
+    let addr = common::metrics_address(&mut lines);
     // Let a report period pass so the counters have moved.
     for line in lines.by_ref().map_while(Result::ok) {
         if line.starts_with("[") {

@@ -271,20 +271,10 @@ fn the_chart_ships_the_rules_and_dashboard_whole_and_monitors_the_pods_the_opera
 
 #[test]
 fn the_readme_metrics_reference_is_the_catalog() {
-    const START: &str = "<!-- metrics-reference: generated from src/metrics/catalog.rs; tests/monitoring.rs fails when it drifts -->\n";
-    const END: &str = "<!-- end of metrics-reference -->";
-    let path = repo().join("README.md");
-    let readme = std::fs::read_to_string(&path).expect("README.md");
-    let start = readme.find(START).expect("README has the start marker") + START.len();
-    let end = readme.find(END).expect("README has the end marker");
-    let generated = catalog::reference_table();
-    if std::env::var_os("DEVSIM_BLESS").is_some() {
-        let updated = format!("{}{generated}{}", &readme[..start], &readme[end..]);
-        std::fs::write(path, updated).expect("rewrite README.md");
-    } else {
-        assert!(
-            readme[start..end] == generated,
-            "the metrics reference in README.md is out of date: run `DEVSIM_BLESS=1 cargo test --test monitoring`"
-        );
-    }
+    common::readme_section_is(
+        "<!-- metrics-reference: generated from src/metrics/catalog.rs; tests/monitoring.rs fails when it drifts -->\n",
+        "<!-- end of metrics-reference -->",
+        &catalog::reference_table(),
+        "DEVSIM_BLESS=1 cargo test --test monitoring",
+    );
 }

@@ -121,14 +121,7 @@ impl Run {
             .spawn()
             .expect("start devsim run");
         let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let metrics_addr = lines
-            .by_ref()
-            .map_while(Result::ok)
-            .find_map(|l| {
-                l.strip_prefix("metrics on http://")
-                    .map(|a| a.trim_end_matches("/metrics").to_owned())
-            })
-            .expect("devsim prints the metrics address");
+        let metrics_addr = common::metrics_address(&mut lines);
         let live = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&live);
         std::thread::spawn(move || {

@@ -128,3 +128,33 @@ pub fn report_value(report: &str, label: &str) -> u64 {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no {label:?} in report:\n{report}"))
 }
+
+/// Reads `devsim run`'s output up to the line `metrics on http://ADDR/metrics`; returns ADDR.
+pub fn metrics_address<B: std::io::BufRead>(lines: &mut std::io::Lines<B>) -> String {
+    lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            l.strip_prefix("metrics on http://")
+                .map(|a| a.trim_end_matches("/metrics").to_owned())
+        })
+        .expect("devsim prints the metrics address")
+}
+
+/// Checks that the part of README.md between the marker lines `start` and `end` is
+/// `generated`; with `DEVSIM_BLESS` set, writes it there instead.
+pub fn readme_section_is(start: &str, end: &str, generated: &str, bless_with: &str) {
+    let path = tools::repo().join("README.md");
+    let readme = std::fs::read_to_string(&path).expect("README.md");
+    let from = readme.find(start).expect("README has the start marker") + start.len();
+    let to = readme.find(end).expect("README has the end marker");
+    if std::env::var_os("DEVSIM_BLESS").is_some() {
+        let updated = format!("{}{generated}{}", &readme[..from], &readme[to..]);
+        std::fs::write(path, updated).expect("rewrite README.md");
+    } else {
+        assert!(
+            readme[from..to] == *generated,
+            "README.md is out of date between {start:?} and {end:?}: run `{bless_with}`"
+        );
+    }
+}
