@@ -56,11 +56,13 @@ pub struct Percentiles {
 }
 
 impl Percentiles {
-    /// The window's percentiles times `scale`; `None` for a window that saw no value.
-    fn of(window: &Window, scale: f64) -> Option<Self> {
+    /// The window's percentiles in a unit `per_unit` times larger (a division, so that
+    /// 1871 µs reads 0.001871 s, not 0.0018709999999999998); `None` for a window that saw no
+    /// value.
+    fn of(window: &Window, per_unit: f64) -> Option<Self> {
         (window.cnt > 0).then_some(Self {
-            p50: window.p50 as f64 * scale,
-            p99: window.p99 as f64 * scale,
+            p50: window.p50 as f64 / per_unit,
+            p99: window.p99 as f64 / per_unit,
         })
     }
 }
@@ -83,7 +85,7 @@ impl ClientFigures {
                 disconnects: b.disconnects.map_or(0, |n| n.max(0) as u64),
                 waiting_requests: b.waitresp_cnt.max(0) as u64,
                 // librdkafka measures round trips in microseconds.
-                rtt_seconds: b.rtt.as_ref().and_then(|w| Percentiles::of(w, 1e-6)),
+                rtt_seconds: b.rtt.as_ref().and_then(|w| Percentiles::of(w, 1e6)),
             })
             .collect();
         brokers.sort_by(|a, b| a.name.cmp(&b.name));
