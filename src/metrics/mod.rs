@@ -6,6 +6,7 @@
 //! here, so counters survive a producer being replaced (a spec change, a pause).
 
 pub mod catalog;
+mod families;
 mod histogram;
 mod serve;
 mod system;
