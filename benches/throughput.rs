@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use devsim::config::{parse_simulation, validate};
 use devsim::engine::encode::Encoder;
 use devsim::engine::worker::{Delivery, DeviceWorker, PollOutcome};
-use devsim::kafka::{EmbeddedKafka, KafkaSink};
+use devsim::kafka::{Credentials, EmbeddedKafka, KafkaSink};
 use devsim::runtime::{Fleet, FleetConfig, MessageSink, unix_now_ms};
 
 const SPEC: &str = "apiVersion: devsim.io/v1alpha1
@@ -83,13 +83,23 @@ fn main() {
         EmbeddedKafka::start(3, &sim.kafka.topic, sim.kafka.partitions).expect("embedded Kafka");
     let (mut raw, mut full) = (Vec::new(), Vec::new());
     for round in 0..2 {
-        let sink =
-            KafkaSink::new(&sim.kafka, cluster.bootstrap_servers(), "bench-raw").expect("producer");
+        let sink = KafkaSink::new(
+            &sim.kafka,
+            cluster.bootstrap_servers(),
+            "bench-raw",
+            &Credentials::none(),
+        )
+        .expect("producer");
         raw.push(raw_producer(&sink, &keys, &payloads, phase));
         println!("round {round}: raw producer   {:>10.0} msg/s", raw[round]);
         let sink = Arc::new(
-            KafkaSink::new(&sim.kafka, cluster.bootstrap_servers(), "bench-full")
-                .expect("producer"),
+            KafkaSink::new(
+                &sim.kafka,
+                cluster.bootstrap_servers(),
+                "bench-full",
+                &Credentials::none(),
+            )
+            .expect("producer"),
         );
         full.push(runtime.block_on(pipeline(&plan, Arc::clone(&sink), phase)));
         println!("round {round}: full pipeline  {:>10.0} msg/s", full[round]);

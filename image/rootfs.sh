@@ -11,9 +11,9 @@
 set -euo pipefail
 
 dest="${1:?usage: rootfs.sh DEST}"
-# libc6 and libgcc-s1: what the devsim binary links dynamically (librdkafka, zstd and zlib are
+# libc6, libgcc-s1 and libssl3 (TLS and SCRAM): what the devsim binary links dynamically (librdkafka, zstd and zlib are
 # static); ca-certificates for TLS to Kafka; netbase for /etc/services and /etc/protocols.
-packages=(libc6 libgcc-s1 ca-certificates netbase)
+packages=(libc6 libgcc-s1 libssl3 ca-certificates netbase)
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use devsim::kafka::KafkaSink;
+use devsim::kafka::{Credentials, KafkaSink};
 use devsim::runtime::MessageSink;
 use devsim::runtime::health::{Cause, Health, Observation, Problem};
 use rdkafka::mocking::MockCluster;
@@ -19,7 +19,7 @@ fn sink(bootstrap: &str, topic: &str, properties: &str) -> KafkaSink {
     let sim = common::simulation(&common::spec(&format!(
         "devices: 10\nkafka:\n  topic: {topic}\n  partitions: 1\n  linger: 0s\n{properties}"
     )));
-    KafkaSink::new(&sim.kafka, bootstrap, "faults").expect("producer")
+    KafkaSink::new(&sim.kafka, bootstrap, "faults", &Credentials::none()).expect("producer")
 }
 
 fn send(sink: &KafkaSink, count: usize) {

@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use devsim::kafka::{EmbeddedKafka, KafkaSink};
+use devsim::kafka::{Credentials, EmbeddedKafka, KafkaSink, client_config};
 use devsim::runtime::{Fleet, FleetConfig, MessageSink};
 use devsim::verify::{Ranges, StopAt, StreamChecker, consume_topic};
 
@@ -17,7 +17,13 @@ async fn produce_and_verify(compression: &str, acks: &str) {
     )));
     let cluster = EmbeddedKafka::start(3, &topic, 4).expect("embedded Kafka starts");
     let sink = Arc::new(
-        KafkaSink::new(&sim.kafka, cluster.bootstrap_servers(), "test").expect("producer"),
+        KafkaSink::new(
+            &sim.kafka,
+            cluster.bootstrap_servers(),
+            "test",
+            &Credentials::none(),
+        )
+        .expect("producer"),
     );
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -50,7 +56,7 @@ async fn produce_and_verify(compression: &str, acks: &str) {
     let report = tokio::task::spawn_blocking(move || {
         let mut checker = StreamChecker::new(plan.encoding, Ranges::from_plan(&plan));
         consume_topic(
-            &bootstrap,
+            client_config(&bootstrap, &Default::default(), &Credentials::none()),
             &topic,
             StopAt::EndOffsets,
             Duration::from_secs(30),
@@ -84,8 +90,8 @@ async fn acks_one_and_zero_deliver_too() {
 fn an_unreachable_broker_is_reported_not_hung() {
     let sim = common::simulation(&common::spec("devices: 1"));
     // Port 1 on loopback: nothing listens there, so the connection is refused at once.
-    let sink =
-        KafkaSink::new(&sim.kafka, "127.0.0.1:1", "test").expect("producer is created lazily");
+    let sink = KafkaSink::new(&sim.kafka, "127.0.0.1:1", "test", &Credentials::none())
+        .expect("producer is created lazily");
     let started = std::time::Instant::now();
     assert!(sink.check_reachable(Duration::from_secs(2)).is_err());
     assert!(started.elapsed() < Duration::from_secs(5));

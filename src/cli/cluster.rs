@@ -126,16 +126,13 @@ fn build_config(args: &OperatorArgs) -> Result<BuildConfig, String> {
     }
     if let Some(text) = &args.worker_env {
         build.worker_env = parse_object("worker-env", text)?;
-        if let Some(reserved) =
-            build
-                .worker_env
-                .iter()
-                .find(|v: &&k8s_openapi::api::core::v1::EnvVar| {
-                    crate::crd::OPERATOR_ENV.contains(&v.name.as_str())
-                })
+        if let Some(reserved) = build
+            .worker_env
+            .iter()
+            .find(|v: &&k8s_openapi::api::core::v1::EnvVar| crate::crd::is_operator_env(&v.name))
         {
             return Err(format!(
-                "--worker-env: {} is set by the operator (it names the worker's shard) and cannot be overridden",
+                "--worker-env: {} is set by the operator (the worker's shard, or a secret of spec.kafka.security) and cannot be overridden",
                 reserved.name
             ));
         }

@@ -11,7 +11,7 @@ use clap::Args;
 use super::{EXIT_FAILED, EXIT_INVALID, EXIT_OK};
 use crate::config;
 use crate::engine::plan::{KafkaPlan, SimulationPlan};
-use crate::kafka::{EmbeddedKafka, KafkaSink, SinkStats};
+use crate::kafka::{EmbeddedKafka, KafkaSink, SinkStats, resolve_credentials};
 use crate::metrics::{self, Metrics};
 use crate::runtime::health::{Health, Problem};
 use crate::runtime::{
@@ -43,6 +43,10 @@ pub struct RunArgs {
     /// Seconds between two live lines; 0 turns them off.
     #[arg(long, default_value_t = 1.0)]
     pub report_every: f64,
+    /// Folder of the secrets spec.kafka.security references, as DIR/<secret>/<key> (a Secret
+    /// mounted as a volume has this layout). Each DEVSIM_KAFKA_* variable that is set wins.
+    #[arg(long)]
+    pub secrets_dir: Option<PathBuf>,
 }
 
 /// Runs the simulation: load -> connect -> produce until the end or a signal -> flush -> summary.
@@ -171,6 +175,14 @@ fn connect(
         .or_else(|| kafka.bootstrap_servers.clone())
     {
         Some(brokers) => brokers,
+        None if kafka.security.protocol != "plaintext" => {
+            return Err(fail(
+                EXIT_INVALID,
+                "spec.kafka.security: the embedded Kafka speaks PLAINTEXT only; give --brokers \
+                 or spec.kafka.bootstrapServers to reach a secured Kafka"
+                    .into(),
+            ));
+        }
         None => {
             let cluster = EmbeddedKafka::start(EMBEDDED_BROKERS, &kafka.topic, kafka.partitions)
                 .map_err(|e| fail(EXIT_FAILED, e.to_string()))?;
@@ -183,14 +195,31 @@ fn connect(
             brokers
         }
     };
-    let sink = KafkaSink::new(kafka, &brokers, &format!("devsim-{}", plan.name))
-        .map_err(|e| fail(EXIT_INVALID, format!("{e} (check spec.kafka.properties)")))?;
-    sink.check_reachable(Duration::from_secs(10)).map_err(|e| {
+    let credentials = resolve_credentials(&kafka.security, args.secrets_dir.as_deref())
+        .map_err(|e| fail(EXIT_INVALID, e.to_string()))?;
+    let sink = KafkaSink::new(
+        kafka,
+        &brokers,
+        &format!("devsim-{}", plan.name),
+        &credentials,
+    )
+    .map_err(|e| {
         fail(
-            EXIT_FAILED,
-            format!("Kafka at {brokers} is unreachable: {e}"),
+            EXIT_INVALID,
+            format!("{e} (check spec.kafka.properties and spec.kafka.security)"),
         )
     })?;
+    sink.check_reachable(Duration::from_secs(10))
+        .map_err(|e| match sink.refusal() {
+            Some(reason) => fail(
+                EXIT_FAILED,
+                format!("Kafka at {brokers} refused the connection: {reason}"),
+            ),
+            None => fail(
+                EXIT_FAILED,
+                format!("Kafka at {brokers} is unreachable: {e}"),
+            ),
+        })?;
     Ok((Arc::new(sink), embedded, brokers))
 }
 

@@ -9,6 +9,7 @@ use super::{EXIT_FAILED, EXIT_INVALID, EXIT_OK};
 use crate::config;
 use crate::crd::parse_duration;
 use crate::engine::plan::Encoding;
+use crate::kafka::{client_config, resolve_credentials};
 use crate::verify::{Ranges, StopAt, StreamChecker, consume_topic};
 
 /// Message encodings, as flags.
@@ -48,6 +49,11 @@ pub struct VerifyArgs {
     /// Fail when more sequence numbers than this are missing (default: gaps only reported).
     #[arg(long)]
     pub max_missing: Option<u64>,
+    /// Folder of the secrets the file's spec.kafka.security references, as DIR/<secret>/<key>
+    /// (each DEVSIM_KAFKA_* variable that is set wins): verify reads with the same protocol,
+    /// SASL and TLS settings as the simulation produces with.
+    #[arg(long)]
+    pub secrets_dir: Option<PathBuf>,
 }
 
 pub(super) async fn run(args: VerifyArgs) -> u8 {
@@ -91,11 +97,22 @@ pub(super) async fn run(args: VerifyArgs) -> u8 {
         .as_ref()
         .map_or_else(Ranges::default, |s| Ranges::from_plan(&s.plan));
     let stop = until_idle.map_or(StopAt::EndOffsets, StopAt::Idle);
-    let brokers = args.brokers.clone();
+    let security = sim
+        .as_ref()
+        .map(|s| s.kafka.security.clone())
+        .unwrap_or_default();
+    let credentials = match resolve_credentials(&security, args.secrets_dir.as_deref()) {
+        Ok(credentials) => credentials,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_INVALID;
+        }
+    };
+    let client = client_config(&args.brokers, &security, &credentials);
     let result = tokio::task::spawn_blocking(move || {
         let mut checker = StreamChecker::new(encoding, ranges);
         consume_topic(
-            &brokers,
+            client,
             &topic,
             stop,
             timeout.max(Duration::from_secs(1)),

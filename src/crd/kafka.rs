@@ -53,9 +53,17 @@ pub struct KafkaSpec {
     #[serde(default = "default_buffer_memory")]
     pub buffer_memory: String,
     /// Further librdkafka producer properties, passed through unchanged (for example
-    /// `security.protocol`, `sasl.mechanism`, `queue.buffering.max.messages`).
+    /// `queue.buffering.max.messages`, `socket.timeout.ms`). Security properties are refused
+    /// here: they belong in `security`, whose secrets come from Secrets.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub properties: BTreeMap<String, String>,
+    /// How the producer authenticates and encrypts (default: `PLAINTEXT`, neither).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub security: super::SecuritySpec,
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 impl Default for KafkaSpec {
@@ -72,6 +80,7 @@ impl Default for KafkaSpec {
             partitioner: Partitioner::default(),
             buffer_memory: default_buffer_memory(),
             properties: BTreeMap::new(),
+            security: super::SecuritySpec::default(),
         }
     }
 }

@@ -11,6 +11,7 @@ mod duration;
 mod kafka;
 pub mod quantity;
 mod reference;
+mod security;
 mod sensors;
 mod status;
 pub mod timestamps;
@@ -19,9 +20,14 @@ mod workers;
 pub use duration::{DURATION_PATTERN, Duration, DurationError, parse_duration};
 pub use kafka::{Acks, Compression, KafkaSpec, Partitioner};
 pub use reference::reference_markdown;
+pub use security::{
+    SaslMechanism, SaslSpec, SecretKeyRef, SecretSource, SecurityProtocol, SecuritySpec, TlsSpec,
+};
 pub use sensors::{DeviceProfileSpec, SensorSpec, SensorType};
 pub use status::{DeviceSimulationStatus, Phase, ScheduleEpoch, ShardProblem, ShardStatus, Totals};
-pub use workers::{OPERATOR_ENV, OPERATOR_LABELS, WorkerTemplateSpec};
+pub use workers::{
+    OPERATOR_ENV, OPERATOR_ENV_PREFIX, OPERATOR_LABELS, WorkerTemplateSpec, is_operator_env,
+};
 
 use kube::{CustomResource, CustomResourceExt};
 use schemars::JsonSchema;

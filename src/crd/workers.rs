@@ -17,6 +17,14 @@ pub const OPERATOR_LABELS: [&str; 4] = [
 ];
 /// Environment variables the operator sets on its workers: a template may not set them.
 pub const OPERATOR_ENV: [&str; 2] = ["POD_NAME", "POD_NAMESPACE"];
+/// Prefix of the variables that carry `spec.kafka.security`'s secrets (filled from Secrets by
+/// the operator): a template may not set them, so no secret is ever written in the resource.
+pub const OPERATOR_ENV_PREFIX: &str = "DEVSIM_KAFKA_";
+
+/// Whether the operator owns the worker environment variable `name`.
+pub fn is_operator_env(name: &str) -> bool {
+    OPERATOR_ENV.contains(&name) || name.starts_with(OPERATOR_ENV_PREFIX)
+}
 
 /// Overrides of the worker pods' template. The operator's own settings (image, arguments,
 /// probes, security context, the selector's labels, `POD_NAME` and `POD_NAMESPACE`) cannot be

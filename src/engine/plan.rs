@@ -130,6 +130,122 @@ pub struct KafkaPlan {
     /// Bytes of messages awaiting acknowledgement, bookkeeping included, beyond which the
     /// producer reports its queue full.
     pub buffer_memory: u64,
-    /// Further properties, applied last so that a user can override any of the above.
+    /// Further properties, applied last so that a user can override any of the above (but
+    /// for the security properties, which validation keeps out of them).
     pub properties: BTreeMap<String, String>,
+    /// Protocol, SASL and TLS settings, with references to the secrets they need.
+    pub security: SecurityPlan,
+}
+
+/// Validated `spec.kafka.security`: librdkafka's words, and where each secret comes from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SecurityPlan {
+    /// `security.protocol`.
+    pub protocol: &'static str,
+    /// `sasl.mechanism`, with SASL.
+    pub sasl_mechanism: Option<&'static str>,
+    /// `enable.ssl.certificate.verification`, with TLS.
+    pub verify_certificate: bool,
+    /// Whether `ssl.endpoint.identification.algorithm` is `https` (else `none`), with TLS.
+    pub verify_hostname: bool,
+    /// The secrets the connection needs, in [`Credential`] order.
+    pub secrets: Vec<SecretUse>,
+}
+
+impl Default for SecurityPlan {
+    fn default() -> Self {
+        Self {
+            protocol: "plaintext",
+            sasl_mechanism: None,
+            verify_certificate: true,
+            verify_hostname: true,
+            secrets: Vec::new(),
+        }
+    }
+}
+
+impl SecurityPlan {
+    /// Whether connections use TLS.
+    pub fn uses_tls(&self) -> bool {
+        self.protocol.ends_with("ssl")
+    }
+}
+
+/// One secret a connection needs and the Secret key it is read from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecretUse {
+    /// What the value is for.
+    pub credential: Credential,
+    /// Name of the Secret.
+    pub secret: String,
+    /// Key within the Secret.
+    pub key: String,
+}
+
+/// The secrets a Kafka connection may need. Each has one field of the resource, one environment
+/// variable that carries it into a worker (filled by the kubelet from the Secret) and one
+/// librdkafka property.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Credential {
+    /// SASL user name.
+    SaslUsername,
+    /// SASL password.
+    SaslPassword,
+    /// PEM CA certificates trusted for the brokers.
+    CaCertificate,
+    /// PEM client certificate (mTLS).
+    ClientCertificate,
+    /// PEM private key of the client certificate.
+    ClientKey,
+    /// Password of the private key.
+    ClientKeyPassword,
+}
+
+impl Credential {
+    /// Every credential, in a fixed order.
+    pub const ALL: [Self; 6] = [
+        Self::SaslUsername,
+        Self::SaslPassword,
+        Self::CaCertificate,
+        Self::ClientCertificate,
+        Self::ClientKey,
+        Self::ClientKeyPassword,
+    ];
+
+    /// The resource field that references it.
+    pub fn field(self) -> &'static str {
+        match self {
+            Self::SaslUsername => "spec.kafka.security.sasl.username",
+            Self::SaslPassword => "spec.kafka.security.sasl.password",
+            Self::CaCertificate => "spec.kafka.security.tls.caCertificate",
+            Self::ClientCertificate => "spec.kafka.security.tls.clientCertificate",
+            Self::ClientKey => "spec.kafka.security.tls.clientKey",
+            Self::ClientKeyPassword => "spec.kafka.security.tls.clientKeyPassword",
+        }
+    }
+
+    /// The environment variable that carries the value into a worker, and that `devsim run`
+    /// reads first.
+    pub fn env(self) -> &'static str {
+        match self {
+            Self::SaslUsername => "DEVSIM_KAFKA_SASL_USERNAME",
+            Self::SaslPassword => "DEVSIM_KAFKA_SASL_PASSWORD",
+            Self::CaCertificate => "DEVSIM_KAFKA_TLS_CA_CERTIFICATE",
+            Self::ClientCertificate => "DEVSIM_KAFKA_TLS_CLIENT_CERTIFICATE",
+            Self::ClientKey => "DEVSIM_KAFKA_TLS_CLIENT_KEY",
+            Self::ClientKeyPassword => "DEVSIM_KAFKA_TLS_CLIENT_KEY_PASSWORD",
+        }
+    }
+
+    /// The librdkafka property it sets.
+    pub fn property(self) -> &'static str {
+        match self {
+            Self::SaslUsername => "sasl.username",
+            Self::SaslPassword => "sasl.password",
+            Self::CaCertificate => "ssl.ca.pem",
+            Self::ClientCertificate => "ssl.certificate.pem",
+            Self::ClientKey => "ssl.key.pem",
+            Self::ClientKeyPassword => "ssl.key.password",
+        }
+    }
 }

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use rdkafka::ClientConfig;
 
+use super::credentials::{Credentials, client_config};
 use crate::engine::plan::KafkaPlan;
 
 /// How often librdkafka reports statistics into the metrics.
@@ -14,11 +15,16 @@ pub const STATISTICS_INTERVAL: Duration = Duration::from_secs(5);
 /// `bufferMemory` so that the bound holds for small messages too.
 pub const MESSAGE_OVERHEAD_BYTES: u64 = 256;
 
-/// librdkafka producer properties for `plan` and the given brokers.
-pub fn producer_config(plan: &KafkaPlan, bootstrap_servers: &str, client_id: &str) -> ClientConfig {
-    let mut config = ClientConfig::new();
+/// librdkafka producer properties for `plan`, the given brokers and the secrets `plan`'s
+/// security needs.
+pub fn producer_config(
+    plan: &KafkaPlan,
+    bootstrap_servers: &str,
+    client_id: &str,
+    credentials: &Credentials,
+) -> ClientConfig {
+    let mut config = client_config(bootstrap_servers, &plan.security, credentials);
     config
-        .set("bootstrap.servers", bootstrap_servers)
         .set("client.id", client_id)
         .set("compression.codec", plan.compression)
         .set("acks", plan.acks)
@@ -57,9 +63,10 @@ pub fn producer_config(plan: &KafkaPlan, bootstrap_servers: &str, client_id: &st
 
 /// Checks `plan`'s librdkafka properties the way librdkafka will, without creating a client:
 /// an unknown key or a value of the wrong kind is an error naming it (for example
-/// `No such configuration property: "no.such.property"`).
+/// `No such configuration property: "no.such.property"`), and so is a security protocol or
+/// SASL mechanism this build of librdkafka lacks.
 pub fn check_properties(plan: &KafkaPlan) -> Result<(), String> {
-    producer_config(plan, "localhost:9092", "devsim-check")
+    producer_config(plan, "localhost:9092", "devsim-check", &Credentials::none())
         .create_native_config()
         .map(|_| ())
         .map_err(|e| e.to_string())
@@ -86,12 +93,18 @@ mod tests {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect::<BTreeMap<_, _>>(),
+            security: Default::default(),
         }
     }
 
     #[test]
     fn the_plan_becomes_librdkafka_properties() {
-        let config = producer_config(&plan(Some(65_536), &[]), "k:9092", "devsim-x");
+        let config = producer_config(
+            &plan(Some(65_536), &[]),
+            "k:9092",
+            "devsim-x",
+            &Credentials::none(),
+        );
         for (key, value) in [
             ("bootstrap.servers", "k:9092"),
             ("client.id", "devsim-x"),
@@ -110,7 +123,8 @@ mod tests {
             assert_eq!(config.get(key), Some(value), "{key}");
         }
         assert_eq!(
-            producer_config(&plan(None, &[]), "k:9092", "c").get("batch.size"),
+            producer_config(&plan(None, &[]), "k:9092", "c", &Credentials::none())
+                .get("batch.size"),
             None
         );
     }
@@ -133,6 +147,7 @@ mod tests {
             &plan(None, &[("linger.ms", "50"), ("security.protocol", "ssl")]),
             "k:9092",
             "c",
+            &Credentials::none(),
         );
         assert_eq!(config.get("linger.ms"), Some("50"));
         assert_eq!(config.get("security.protocol"), Some("ssl"));

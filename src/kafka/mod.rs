@@ -2,6 +2,7 @@
 //! Never imports `kube`.
 
 mod config;
+mod credentials;
 mod embedded;
 mod fault;
 mod relay;
@@ -10,6 +11,9 @@ mod sink;
 mod statistics;
 
 pub use config::{MESSAGE_OVERHEAD_BYTES, STATISTICS_INTERVAL, check_properties, producer_config};
+pub use credentials::{
+    CredentialError, Credentials, Sensitive, client_config, resolve as resolve_credentials,
+};
 pub use embedded::{EmbeddedKafka, EmbeddedKafkaError, Fault, REFUSALS};
 pub use fault::FailReason;
 pub use relay::Relay;

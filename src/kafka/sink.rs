@@ -13,6 +13,7 @@ use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer}
 use rdkafka::statistics::Statistics;
 
 use super::config::{MESSAGE_OVERHEAD_BYTES, producer_config};
+use super::credentials::Credentials;
 use super::fault::{FailReason, client_error_cause, delivery_error_cause};
 use super::repeats::{REPEAT_PERIOD, Repeat, RepeatLimiter};
 use super::statistics::ClientFigures;
@@ -299,11 +300,13 @@ pub struct KafkaSink {
 pub struct SinkError(#[from] KafkaError);
 
 impl KafkaSink {
-    /// A producer for `plan`'s topic on `bootstrap_servers`.
+    /// A producer for `plan`'s topic on `bootstrap_servers`, with the secrets `plan`'s security
+    /// needs.
     pub fn new(
         plan: &KafkaPlan,
         bootstrap_servers: &str,
         client_id: &str,
+        credentials: &Credentials,
     ) -> Result<Self, SinkError> {
         let stats = Arc::new(SinkStats::default());
         let epoch = Instant::now();
@@ -313,8 +316,8 @@ impl KafkaSink {
             epoch,
             repeats: RepeatLimiter::new(REPEAT_PERIOD),
         };
-        let producer =
-            producer_config(plan, bootstrap_servers, client_id).create_with_context(context)?;
+        let producer = producer_config(plan, bootstrap_servers, client_id, credentials)
+            .create_with_context(context)?;
         Ok(Self {
             producer,
             topic: plan.topic.clone(),
@@ -327,6 +330,16 @@ impl KafkaSink {
     /// Delivery figures.
     pub fn stats(&self) -> &Arc<SinkStats> {
         &self.stats
+    }
+
+    /// What the client reported when a broker refused its credentials or its TLS handshake,
+    /// if one did: the reason behind a failed [`Self::check_reachable`].
+    pub fn refusal(&self) -> Option<String> {
+        self.stats
+            .faults()
+            .into_iter()
+            .find(|f| f.cause == Cause::AuthenticationFailed)
+            .map(|f| f.message)
     }
 
     /// Asks the brokers for the topic's metadata: a quick check that they are reachable.

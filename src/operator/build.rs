@@ -12,6 +12,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::{Resource, ResourceExt};
 
+use super::secret_env::secret_env;
 use crate::crd::DeviceSimulation;
 
 /// Port of each worker's `/metrics`, `/healthz` and `/readyz`.
@@ -164,6 +165,7 @@ pub fn stateful_set(sim: &DeviceSimulation, replicas: u32, config: &BuildConfig)
                 },
             ]
             .into_iter()
+            .chain(secret_env(sim))
             .chain(config.worker_env.iter().cloned())
             .collect(),
         ),

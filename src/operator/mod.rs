@@ -13,6 +13,7 @@ pub mod leader;
 pub mod metrics;
 pub mod reconcile;
 pub mod retry;
+mod secret_env;
 pub mod status;
 mod template;
 

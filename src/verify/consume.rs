@@ -37,9 +37,10 @@ pub enum ConsumeError {
     Timeout(Duration, i64),
 }
 
-/// Feeds every message of `topic` on `brokers` to `checker`.
+/// Feeds every message of `topic` to `checker`; `client` says how to reach the brokers
+/// ([`crate::kafka::client_config`]).
 pub fn consume_topic(
-    brokers: &str,
+    mut client: ClientConfig,
     topic: &str,
     stop: StopAt,
     timeout: Duration,
@@ -49,8 +50,7 @@ pub fn consume_topic(
         let what = what.to_owned();
         move |source| ConsumeError::Kafka { what, source }
     };
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
+    let consumer: BaseConsumer = client
         .set("group.id", format!("devsim-verify-{}", std::process::id()))
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "false")

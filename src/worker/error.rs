@@ -2,7 +2,7 @@
 //! The message (`Display`) is what the worker reports as its shard's `lastError`.
 
 use crate::config::ConfigError;
-use crate::kafka::SinkError;
+use crate::kafka::{CredentialError, SinkError};
 use crate::runtime::health::Cause;
 
 /// Why a worker cannot run its shard (it keeps watching, and tries again on the next change
@@ -26,6 +26,18 @@ pub enum WorkerError {
     /// librdkafka refused the producer settings (an unknown property, a bad value).
     #[error("cannot create the Kafka producer: {0}")]
     Producer(#[source] SinkError),
+    /// A secret the security settings need is not in this worker's environment (the pod was
+    /// made before the spec named it) or cannot be used.
+    #[error("{0}")]
+    Credentials(#[source] CredentialError),
+    /// A broker answered but refused the credentials or the TLS handshake.
+    #[error("Kafka at {brokers} refused the connection: {reason}")]
+    Refused {
+        /// The bootstrap servers tried.
+        brokers: String,
+        /// librdkafka's reason.
+        reason: String,
+    },
     /// No broker answered.
     #[error("Kafka at {brokers} is unreachable: {reason}")]
     Unreachable {
@@ -44,6 +56,8 @@ impl WorkerError {
             Self::BadEpoch { .. } => "bad_epoch",
             Self::NoBootstrapServers => "no_bootstrap_servers",
             Self::Producer(_) => "producer_config",
+            Self::Credentials(_) => "credentials",
+            Self::Refused { .. } => "kafka_refused",
             Self::Unreachable { .. } => "kafka_unreachable",
         }
     }
@@ -51,7 +65,8 @@ impl WorkerError {
     /// The cause the shard's problem reports.
     pub fn cause(&self) -> Cause {
         match self {
-            Self::Producer(_) => Cause::ProducerConfigInvalid,
+            Self::Producer(_) | Self::Credentials(_) => Cause::ProducerConfigInvalid,
+            Self::Refused { .. } => Cause::AuthenticationFailed,
             Self::Unreachable { .. } => Cause::KafkaUnreachable,
             Self::InvalidSpec(_) | Self::BadEpoch { .. } | Self::NoBootstrapServers => {
                 Cause::WorkerFailed

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::desired::Desired;
 use super::error::WorkerError;
 use crate::config::ValidatedSimulation;
-use crate::kafka::{KafkaSink, SinkStats};
+use crate::kafka::{KafkaSink, SinkStats, resolve_credentials};
 use crate::runtime::health::Health;
 use crate::runtime::{Fleet, FleetConfig, MessageSink, Snapshot, unix_now_ms};
 use hdrhistogram::Histogram;
@@ -61,8 +61,13 @@ impl Producer {
             .bootstrap_servers
             .clone()
             .ok_or(WorkerError::NoBootstrapServers)?;
-        let sink =
-            Arc::new(KafkaSink::new(kafka, &brokers, client_id).map_err(WorkerError::Producer)?);
+        // From the environment the operator filled from the simulation's Secrets.
+        let credentials =
+            resolve_credentials(&kafka.security, None).map_err(WorkerError::Credentials)?;
+        let sink = Arc::new(
+            KafkaSink::new(kafka, &brokers, client_id, &credentials)
+                .map_err(WorkerError::Producer)?,
+        );
         let probe = Arc::clone(&sink);
         // librdkafka's metadata call blocks; keep it off the async threads.
         let reachable =
@@ -70,9 +75,14 @@ impl Producer {
         match reachable {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => {
-                return Err(WorkerError::Unreachable {
-                    brokers,
-                    reason: e.to_string(),
+                // A broker that refused the credentials or the TLS handshake answered, but
+                // the metadata call only says it failed: the client's own report says why.
+                return Err(match sink.refusal() {
+                    Some(reason) => WorkerError::Refused { brokers, reason },
+                    None => WorkerError::Unreachable {
+                        brokers,
+                        reason: e.to_string(),
+                    },
                 });
             }
             Err(e) => {

@@ -57,6 +57,7 @@ impl Validator {
                 format!("property names must not be empty, got {key:?}"),
             );
         }
+        let security = self.security(k);
         KafkaPlan {
             bootstrap_servers: k.bootstrap_servers.clone(),
             topic: k.topic.clone(),
@@ -69,6 +70,7 @@ impl Validator {
             partitioner: k.partitioner.as_str(),
             buffer_memory,
             properties: k.properties.clone(),
+            security,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! and the translation into the engine's [`SimulationPlan`] and the sink's [`KafkaPlan`].
 //!
 //! One [`Validator`] collects the errors; each part of the spec has its step: the top-level
-//! fields here, [`profiles`] (profiles and sensors), [`kafka`] (the producer) and [`workers`]
+//! fields here, [`profiles`] (profiles and sensors), [`kafka`] (the producer), [`security`] (how it authenticates) and [`workers`]
 //! (what the worker pods ask of the cluster).
 //!
 //! Errors name the field (`spec.profiles[0].sensors[1].min`), say what was wrong, and what is
@@ -10,6 +10,7 @@
 
 mod kafka;
 mod profiles;
+mod security;
 mod workers;
 
 use std::fmt;

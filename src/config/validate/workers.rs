@@ -9,7 +9,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use super::Validator;
 use crate::crd::quantity::parse_quantity;
-use crate::crd::{DeviceSimulationSpec, OPERATOR_ENV, OPERATOR_LABELS};
+use crate::crd::{DeviceSimulationSpec, OPERATOR_ENV, OPERATOR_LABELS, is_operator_env};
 
 /// Each resource's value and the text it was written as.
 type Amounts = BTreeMap<String, (f64, String)>;
@@ -57,6 +57,15 @@ impl Validator {
                     format!("spec.workerTemplate.env[{i}].name"),
                     format!(
                         "{} is set by the operator (it names the worker's shard) and cannot be overridden",
+                        var.name
+                    ),
+                );
+            } else if is_operator_env(&var.name) {
+                self.fail(
+                    format!("spec.workerTemplate.env[{i}].name"),
+                    format!(
+                        "{} is set by the operator from the Secrets spec.kafka.security names (a \
+                         secret is never written in the resource) and cannot be set here",
                         var.name
                     ),
                 );
