@@ -2,6 +2,8 @@
 #![allow(dead_code)]
 
 pub mod prometheus;
+pub mod tansu;
+pub mod tls;
 pub mod tools;
 
 use devsim::config::{ValidatedSimulation, parse_simulation, validate};

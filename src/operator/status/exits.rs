@@ -29,7 +29,14 @@ pub struct WorkerExit {
     pub memory_limit: Option<String>,
     /// Whether the kubelet is holding the restart back (CrashLoopBackOff).
     pub crash_looping: bool,
+    /// The kubelet's words when it cannot even start the container (`reason` is then
+    /// [`CONFIG_ERROR`]): a Secret or key that the environment references is missing.
+    pub message: Option<String>,
 }
+
+/// The kubelet's reason for a container it cannot create from its pod's spec, such as an
+/// environment variable whose Secret or key does not exist.
+pub const CONFIG_ERROR: &str = "CreateContainerConfigError";
 
 /// The last ends of the worker containers in `pods` (those that ended at all).
 pub fn worker_exits<'a>(pods: impl IntoIterator<Item = &'a Pod>) -> Vec<WorkerExit> {
@@ -50,6 +57,20 @@ pub fn worker_exits<'a>(pods: impl IntoIterator<Item = &'a Pod>) -> Vec<WorkerEx
             .flatten()
             .filter(|s| s.name == "worker")
         {
+            let waiting = status.state.as_ref().and_then(|s| s.waiting.as_ref());
+            if let Some(waiting) = waiting.filter(|w| w.reason.as_deref() == Some(CONFIG_ERROR)) {
+                exits.push(WorkerExit {
+                    pod: pod.name_any(),
+                    reason: CONFIG_ERROR.to_owned(),
+                    exit_code: 0,
+                    finished_at: None,
+                    restarts: status.restart_count,
+                    memory_limit: limit.clone(),
+                    crash_looping: false,
+                    message: waiting.message.clone(),
+                });
+                continue;
+            }
             // The current state when it has ended and not been restarted yet, else the last.
             let ended = status
                 .state
@@ -71,15 +92,40 @@ pub fn worker_exits<'a>(pods: impl IntoIterator<Item = &'a Pod>) -> Vec<WorkerEx
                 restarts: status.restart_count,
                 memory_limit: limit.clone(),
                 crash_looping,
+                message: None,
             });
         }
     }
     exits
 }
 
-/// Degraded's verdict for the exits, if any warrants one: OOM kills first (the remedy is the
-/// spec's to change), then crash loops.
+/// Degraded's verdict for the exits, if any warrants one: workers that cannot start first,
+/// then OOM kills (the remedy is the spec's to change), then crash loops.
 pub fn exits_verdict(exits: &[WorkerExit], now: Timestamp) -> Option<Verdict> {
+    let blocked: Vec<String> = exits
+        .iter()
+        .filter(|e| e.reason == CONFIG_ERROR)
+        .map(|e| {
+            format!(
+                "{} cannot start: {}",
+                e.pod,
+                e.message.as_deref().unwrap_or("the kubelet gave no reason")
+            )
+        })
+        .collect();
+    if !blocked.is_empty() {
+        let secrets = blocked.iter().any(|m| m.contains("ecret"));
+        let remedy = if secrets {
+            "create the Secret and key that spec.kafka.security names, in the simulation's \
+             namespace, or correct the reference"
+        } else {
+            "correct the worker's environment (spec.workerTemplate.env)"
+        };
+        return Some(Verdict::yes(
+            "WorkerConfigError",
+            format!("{}: {remedy}", blocked.join("; ")),
+        ));
+    }
     let oom: Vec<&WorkerExit> = exits
         .iter()
         .filter(|e| {
@@ -189,6 +235,23 @@ mod tests {
         assert_eq!(
             exits_verdict(&worker_exits(&looping), at(NOW)).map(|v| v.reason),
             Some("WorkerOOMKilled".into())
+        );
+    }
+
+    #[test]
+    fn a_worker_the_kubelet_cannot_start_for_a_missing_secret_says_which() {
+        let waiting = serde_json::json!({
+            "name": "worker", "image": "devsim", "imageID": "", "ready": false, "restartCount": 0,
+            "state": {"waiting": {"reason": "CreateContainerConfigError",
+                "message": "couldn't find key password in Secret iot/kafka-user"}},
+        });
+        let verdict =
+            exits_verdict(&worker_exits(&[pod("w-0", waiting)]), at(NOW)).expect("degraded");
+        assert!(verdict.status);
+        assert_eq!(verdict.reason, "WorkerConfigError");
+        assert_eq!(
+            verdict.message,
+            "w-0 cannot start: couldn't find key password in Secret iot/kafka-user: create the Secret and key that spec.kafka.security names, in the simulation's namespace, or correct the reference"
         );
     }
 
