@@ -4,10 +4,24 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
 use crate::runtime::health::Cause;
 
-/// The cause a client error (from librdkafka's error callback) shows; `None` for errors that
-/// say nothing about Kafka's health on their own.
-pub fn client_error_cause(error: &KafkaError) -> Option<Cause> {
-    error.rdkafka_error_code().and_then(code_cause)
+/// The cause a client error (from librdkafka's error callback, with its `reason`) shows;
+/// `None` for errors that say nothing about Kafka's health on their own.
+pub fn client_error_cause(error: &KafkaError, reason: &str) -> Option<Cause> {
+    let cause = error.rdkafka_error_code().and_then(code_cause);
+    // A TLS refusal after the handshake began (TLS 1.3 sends "certificate required" once the
+    // client has finished, so the client learns of it on its next read) comes as a transport
+    // failure: OpenSSL's words say what it is.
+    if cause == Some(Cause::KafkaUnreachable) && is_tls_refusal(reason) {
+        return Some(Cause::AuthenticationFailed);
+    }
+    cause
+}
+
+/// Whether librdkafka's reason is OpenSSL refusing or being refused.
+fn is_tls_refusal(reason: &str) -> bool {
+    ["SSL routines", "SSL handshake failed", "SSL alert"]
+        .iter()
+        .any(|words| reason.contains(words))
 }
 
 /// The cause a failed delivery shows: a specific one when the code tells, else
@@ -121,8 +135,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_tls_refusal_that_arrives_as_a_transport_failure_is_an_authentication_failure() {
+        let transport = KafkaError::Global(RDKafkaErrorCode::BrokerTransportFailure);
+        assert_eq!(
+            client_error_cause(
+                &transport,
+                "ssl://127.0.0.1:9093/bootstrap: Receive failed: error:0A00045C:SSL routines::tlsv13 alert certificate required: SSL alert number 116"
+            ),
+            Some(Cause::AuthenticationFailed)
+        );
+        assert_eq!(
+            client_error_cause(
+                &transport,
+                "ssl://127.0.0.1:9093/bootstrap: Connect to ipv4#127.0.0.1:9093 failed: Connection refused"
+            ),
+            Some(Cause::KafkaUnreachable)
+        );
+    }
+
+    #[test]
     fn connection_authentication_and_topic_errors_have_their_own_causes() {
-        let client = |code| client_error_cause(&KafkaError::Global(code));
+        let client = |code| client_error_cause(&KafkaError::Global(code), "");
         assert_eq!(
             client(RDKafkaErrorCode::AllBrokersDown),
             Some(Cause::KafkaUnreachable)

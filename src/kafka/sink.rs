@@ -206,7 +206,7 @@ impl ClientContext for SinkContext {
 
     fn error(&self, error: KafkaError, reason: &str) {
         self.stats.record_error(format!("{error}: {reason}"));
-        if let Some(cause) = client_error_cause(&error) {
+        if let Some(cause) = client_error_cause(&error, reason) {
             let summary = error.rdkafka_error_code() == Some(RDKafkaErrorCode::AllBrokersDown);
             self.stats.record_fault(cause, reason.to_owned(), summary);
         }

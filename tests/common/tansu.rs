@@ -40,15 +40,17 @@ pub fn free_port() -> u16 {
 pub enum Storage {
     /// In memory (`memory://tansu/`), as the reference setup runs it.
     Memory,
-    /// A SQLite file: survives a restart, and keeps SCRAM users.
+    /// A SQLite file in this folder: survives a restart, and keeps SCRAM users.
     Sqlite(PathBuf),
 }
 
 impl Storage {
-    fn url(&self) -> String {
+    /// The storage URL, and the folder tansu must run in: it resolves a SQLite URL against its
+    /// working directory whatever the URL says (`sqlite:///tmp/x.db` is `./tmp/x.db`).
+    fn url(&self) -> (String, Option<&Path>) {
         match self {
-            Self::Memory => "memory://tansu/".to_owned(),
-            Self::Sqlite(path) => format!("sqlite://{}", path.display()),
+            Self::Memory => ("memory://tansu/".to_owned(), None),
+            Self::Sqlite(dir) => ("sqlite://tansu.db".to_owned(), Some(dir)),
         }
     }
 }
@@ -69,7 +71,11 @@ impl Tansu {
         let listener = format!("127.0.0.1:{port}");
         let advertised = format!("127.0.0.1:{}", advertised.unwrap_or(port));
         let log = std::env::temp_dir().join(format!("devsim-tansu-{port}.log"));
+        let (url, dir) = storage.url();
         let mut command = Command::new("timeout");
+        if let Some(dir) = dir {
+            command.current_dir(dir);
+        }
         command.args(["--signal=KILL", "900"]).arg(bin()).args([
             "broker",
             "--listener-url",
@@ -77,7 +83,7 @@ impl Tansu {
             "--advertised-listener-url",
             &format!("tcp://{advertised}"),
             "--storage-engine",
-            &storage.url(),
+            &url,
         ]);
         if authentication {
             command.arg("--authentication");
