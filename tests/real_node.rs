@@ -3,7 +3,8 @@
 //! pod; the workers run as the StatefulSet pods it creates, scheduled by kube-scheduler, with
 //! ServiceAccount tokens the API server issued and the restricted security context and limits
 //! enforced by runc. Kafka is the embedded one (`devsim broker --listen` on the node's bridge,
-//! which pods reach); `devsim verify` judges every scenario.
+//! which pods reach); `devsim verify` judges every scenario. The secured-Kafka scenario uses
+//! tansu with SCRAM on the same bridge (tests/env/tansu.sh builds it once).
 //!
 //! The second tier of the end-to-end tests (tests/e2e.rs is the fast one, with the harness as
 //! kubelet). Ignored by plain `cargo test`: it needs root, builds kubelet and kube-scheduler
@@ -50,6 +51,7 @@ async fn real_node_end_to_end() {
             ["helm-install-and-run"],
             memory_limit_too_small
         ),
+        phase!("secured-kafka", ["helm-install-and-run"], secured_kafka),
         phase!(
             "delete-and-uninstall",
             ["helm-install-and-run"],

@@ -64,12 +64,23 @@ pub struct Tansu {
 }
 
 impl Tansu {
-    /// Starts a broker on a free port that tells clients to dial `advertised` (its own address
-    /// when `None`; a TLS front's when it sits behind one); `authentication` requires SASL.
+    /// Starts a broker on a free port of 127.0.0.1 that tells clients to dial port
+    /// `advertised` (its own when `None`; a TLS front's when it sits behind one);
+    /// `authentication` requires SASL.
     pub fn start(storage: &Storage, advertised: Option<u16>, authentication: bool) -> Self {
+        Self::start_on("127.0.0.1", storage, advertised, authentication)
+    }
+
+    /// [`Self::start`] on the address `host` (a bridge the test made, for pods to reach).
+    pub fn start_on(
+        host: &str,
+        storage: &Storage,
+        advertised: Option<u16>,
+        authentication: bool,
+    ) -> Self {
         let port = free_port();
-        let listener = format!("127.0.0.1:{port}");
-        let advertised = format!("127.0.0.1:{}", advertised.unwrap_or(port));
+        let listener = format!("{host}:{port}");
+        let advertised = format!("{host}:{}", advertised.unwrap_or(port));
         let log = std::env::temp_dir().join(format!("devsim-tansu-{port}.log"));
         let (url, dir) = storage.url();
         let mut command = Command::new("timeout");

@@ -3,6 +3,7 @@
 mod install;
 mod limits;
 mod restarts;
+mod secured;
 mod teardown;
 
 pub use install::helm_install_and_run;
@@ -11,6 +12,7 @@ pub use restarts::{
     operator_pod_deleted_and_two_replicas, scale_through_the_scheduler,
     worker_pod_deleted_and_container_killed,
 };
+pub use secured::secured_kafka;
 pub use teardown::delete_and_uninstall;
 
 use std::path::{Path, PathBuf};
@@ -215,4 +217,19 @@ pub fn worker_pids(simulation: &str) -> Vec<u32> {
 /// The name of a pod, for messages.
 pub fn names(pods: &[Pod]) -> Vec<String> {
     pods.iter().map(ResourceExt::name_any).collect()
+}
+
+/// A plain HTTP/1.0 GET; the body of a 200 answer, or None.
+pub fn http_get(addr: &str, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let addr = addr.parse().ok()?;
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    stream
+        .write_all(format!("GET {path} HTTP/1.0\r\nHost: operator\r\n\r\n").as_bytes())
+        .ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    let (head, body) = answer.split_once("\r\n\r\n")?;
+    head.contains(" 200 ").then(|| body.to_owned())
 }

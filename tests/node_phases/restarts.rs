@@ -10,8 +10,8 @@ use kube::api::{Api, ListParams};
 
 use super::install::helm;
 use super::{
-    DEVICES, Node, OPERATOR_NS, PLANT_WORKERS, RELEASE, SIM_NS, names, plant_settled, pods,
-    ready_pods, status,
+    DEVICES, Node, OPERATOR_NS, PLANT_WORKERS, RELEASE, SIM_NS, http_get, names, plant_settled,
+    pods, ready_pods, status,
 };
 use crate::common;
 use crate::e2e_support::eventually;
@@ -254,19 +254,4 @@ pub async fn operator_pod_deleted_and_two_replicas(n: &mut Node) {
     assert_eq!(leaders.len(), 1, "exactly one leader: {leading:?}");
     assert_eq!(leaders[0].0, leader, "{leading:?}");
     eprintln!("node: two operator replicas, one leader: {leading:?}");
-}
-
-/// A plain HTTP/1.0 GET; the body of a 200 answer, or None.
-fn http_get(addr: &str, path: &str) -> Option<String> {
-    use std::io::{Read, Write};
-    let addr = addr.parse().ok()?;
-    let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    stream
-        .write_all(format!("GET {path} HTTP/1.0\r\nHost: operator\r\n\r\n").as_bytes())
-        .ok()?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).ok()?;
-    let (head, body) = answer.split_once("\r\n\r\n")?;
-    head.contains(" 200 ").then(|| body.to_owned())
 }
