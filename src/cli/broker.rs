@@ -7,7 +7,7 @@ use clap::Args;
 use tokio::io::AsyncWriteExt;
 
 use super::{EXIT_FAILED, EXIT_INVALID, EXIT_OK};
-use crate::kafka::{EmbeddedKafka, Fault, Relay};
+use crate::kafka::{EmbeddedKafka, Fault, REFUSALS, Relay, TransientError};
 use crate::shutdown::Shutdown;
 
 /// Flags of `devsim broker`.
@@ -113,7 +113,10 @@ pub(super) async fn run(args: BrokerArgs, shutdown: Shutdown) -> u8 {
 /// The orders `devsim broker` takes on standard input.
 const ORDERS: &str = "orders (type one and Enter): `down` takes the brokers down (an outage; data kept), `up` brings them back; \
 `refuse` makes them refuse every produce request (MESSAGE_TOO_LARGE), `accept` ends that; \
-`slow MS` delays every response by MS milliseconds (`slow 0`: no delay)";
+`slow MS` delays every response by MS milliseconds (`slow 0`: no delay); \
+`errors KIND N` answers the next N produce requests with a transient error, KIND one of \
+`not_leader`, `not_enough_replicas`, `disconnect` (N from 1 to 100000); \
+`leaders` moves every partition's leader to another broker";
 
 /// One order line: the fault it asks for, or what is wrong with it.
 fn parse_order(line: &str) -> Result<Option<Fault>, String> {
@@ -128,6 +131,23 @@ fn parse_order(line: &str) -> Result<Option<Fault>, String> {
             Ok(ms) if ms <= 60_000 => Fault::RoundTrip(std::time::Duration::from_millis(ms)),
             _ => return Err(format!("slow {ms}: give milliseconds from 0 to 60000")),
         },
+        (Some("leaders"), None, _) => Fault::MoveLeaders,
+        (Some("errors"), Some(kind), Some(count)) if words.next().is_none() => {
+            let error = match kind {
+                "not_leader" => TransientError::NotLeader,
+                "not_enough_replicas" => TransientError::NotEnoughReplicas,
+                "disconnect" => TransientError::Disconnect,
+                _ => {
+                    return Err(format!(
+                        "errors {kind}: KIND is not_leader, not_enough_replicas or disconnect"
+                    ));
+                }
+            };
+            match count.parse::<u32>() {
+                Ok(n) if (1..=REFUSALS as u32).contains(&n) => Fault::ProduceErrors(error, n),
+                _ => return Err(format!("errors {kind} {count}: N is from 1 to {REFUSALS}")),
+            }
+        }
         _ => return Err(format!("unknown order {:?}; {ORDERS}", line.trim())),
     };
     Ok(Some(fault))
@@ -183,5 +203,21 @@ mod tests {
             "{hint}"
         );
         assert!(parse_order("down now").is_err());
+        assert_eq!(parse_order("leaders"), Ok(Some(Fault::MoveLeaders)));
+        assert_eq!(
+            parse_order("errors not_leader 50"),
+            Ok(Some(Fault::ProduceErrors(TransientError::NotLeader, 50)))
+        );
+        assert_eq!(
+            parse_order("errors disconnect 1"),
+            Ok(Some(Fault::ProduceErrors(TransientError::Disconnect, 1)))
+        );
+        let hint = parse_order("errors timeout 5").expect_err("unknown kind");
+        assert!(
+            hint.contains("not_leader, not_enough_replicas or disconnect"),
+            "{hint}"
+        );
+        assert!(parse_order("errors not_leader 0").is_err());
+        assert!(parse_order("errors not_leader 5 more").is_err());
     }
 }

@@ -29,6 +29,33 @@ pub enum Fault {
     AcceptProduce,
     /// Every broker delays its responses by this much (zero: no delay).
     RoundTrip(Duration),
+    /// The next this many produce requests are answered with a transient error, which the
+    /// producer retries (the order librdkafka's mock cluster keeps them in).
+    ProduceErrors(TransientError, u32),
+    /// Every partition's leader moves to the next broker (a leader election on each).
+    MoveLeaders,
+}
+
+/// Transient produce errors, which a producer retries without losing or (with idempotence)
+/// duplicating a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TransientError {
+    /// NOT_LEADER_OR_FOLLOWER: the broker no longer leads the partition.
+    NotLeader,
+    /// NOT_ENOUGH_REPLICAS: too few in-sync replicas for acks=all.
+    NotEnoughReplicas,
+    /// The broker closes the connection instead of answering.
+    Disconnect,
+}
+
+impl TransientError {
+    fn code(self) -> RDKafkaRespErr {
+        match self {
+            Self::NotLeader => RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+            Self::NotEnoughReplicas => RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+            Self::Disconnect => RDKafkaRespErr::RD_KAFKA_RESP_ERR__TRANSPORT,
+        }
+    }
 }
 
 /// A running mock cluster; dropping it shuts the cluster down.
@@ -68,8 +95,17 @@ impl EmbeddedKafka {
                 }
                 let _ = ready_tx.send(Ok(cluster.bootstrap_servers()));
                 // The handle being dropped ends the loop.
+                let shape = Shape {
+                    brokers: brokers as i32,
+                    topic,
+                    partitions: partitions as i32,
+                };
+                let mut moves = 0;
                 while let Ok((fault, done)) = orders_rx.recv() {
-                    let _ = done.send(apply(&cluster, brokers as i32, fault));
+                    if fault == Fault::MoveLeaders {
+                        moves += 1;
+                    }
+                    let _ = done.send(apply(&cluster, &shape, fault, moves));
                 }
                 drop(cluster);
             })
@@ -104,12 +140,21 @@ impl EmbeddedKafka {
     }
 }
 
-/// Applies `fault` to `cluster` of `brokers` brokers (IDs 1..=brokers).
+/// The cluster's brokers (IDs 1..=brokers) and its topic.
+struct Shape {
+    brokers: i32,
+    topic: String,
+    partitions: i32,
+}
+
+/// Applies `fault` to `cluster`; `moves` counts the leader moves so far, this one included.
 fn apply(
     cluster: &MockCluster<'_, rdkafka::producer::DefaultProducerContext>,
-    brokers: i32,
+    shape: &Shape,
     fault: Fault,
+    moves: i32,
 ) -> Result<(), String> {
+    let brokers = shape.brokers;
     let each = |f: &dyn Fn(i32) -> rdkafka::error::KafkaResult<()>| {
         (1..=brokers).try_for_each(|id| f(id).map_err(|e| format!("broker {id}: {e}")))
     };
@@ -128,6 +173,18 @@ fn apply(
             Ok(())
         }
         Fault::RoundTrip(delay) => each(&|id| cluster.broker_round_trip_time(id, delay)),
+        Fault::ProduceErrors(error, count) => {
+            cluster.request_errors(RDKafkaApiKey::Produce, &vec![error.code(); count as usize]);
+            Ok(())
+        }
+        Fault::MoveLeaders => (0..shape.partitions).try_for_each(|p| {
+            // Partition p starts led by broker p % brokers + 1 (the mock's own spread does
+            // not matter: each move hands every partition to another broker than before).
+            let leader = (p + moves) % brokers + 1;
+            cluster
+                .partition_leader(&shape.topic, p, Some(leader))
+                .map_err(|e| format!("partition {p} to broker {leader}: {e}"))
+        }),
     }
 }
 

@@ -14,7 +14,7 @@ pub use config::{MESSAGE_OVERHEAD_BYTES, STATISTICS_INTERVAL, check_properties, 
 pub use credentials::{
     CredentialError, Credentials, Sensitive, client_config, resolve as resolve_credentials,
 };
-pub use embedded::{EmbeddedKafka, EmbeddedKafkaError, Fault, REFUSALS};
+pub use embedded::{EmbeddedKafka, EmbeddedKafkaError, Fault, REFUSALS, TransientError};
 pub use fault::FailReason;
 pub use relay::Relay;
 pub use sink::{KafkaSink, SinkError, SinkStats};
