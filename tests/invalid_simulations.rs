@@ -193,6 +193,66 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "spec.maxMessagesPerSecond",
         "at least 1",
     ),
+    (
+        "SASL protocol without credentials",
+        "devices: 10\nkafka:\n  security:\n    protocol: SASL_SSL",
+        "spec.kafka.security.sasl",
+        "is required with protocol SASL_SSL",
+    ),
+    (
+        "unknown security protocol",
+        "devices: 10\nkafka:\n  security:\n    protocol: TLS",
+        "spec.kafka.security.protocol",
+        "SASL_PLAINTEXT",
+    ),
+    (
+        "unknown SASL mechanism",
+        "devices: 10\nkafka:\n  security:\n    protocol: SASL_SSL\n    sasl:\n      mechanism: GSSAPI\n      username: {secretKeyRef: {name: u, key: u}}\n      password: {secretKeyRef: {name: u, key: p}}",
+        "spec.kafka.security.sasl.mechanism",
+        "SCRAM-SHA-512",
+    ),
+    (
+        "a password written in the properties",
+        "devices: 10\nkafka:\n  properties:\n    sasl.password: hunter2",
+        "spec.kafka.properties.sasl.password",
+        "is set through spec.kafka.security",
+    ),
+    (
+        "a password written in the resource",
+        "devices: 10\nkafka:\n  security:\n    protocol: SASL_SSL\n    sasl:\n      mechanism: PLAIN\n      username: {secretKeyRef: {name: u, key: u}}\n      password: hunter2",
+        "spec.kafka.security.sasl.password",
+        "must be a map of fields",
+    ),
+    (
+        "a Secret name Kubernetes would refuse",
+        "devices: 10\nkafka:\n  security:\n    protocol: SSL\n    tls:\n      caCertificate: {secretKeyRef: {name: Cluster_CA, key: ca.crt}}",
+        "spec.kafka.security.tls.caCertificate.secretKeyRef.name",
+        "must be a Secret's name",
+    ),
+    (
+        "a client certificate without its key",
+        "devices: 10\nkafka:\n  security:\n    protocol: SSL\n    tls:\n      clientCertificate: {secretKeyRef: {name: tls, key: tls.crt}}",
+        "spec.kafka.security.tls",
+        "clientCertificate and clientKey go together",
+    ),
+    (
+        "a secret variable in the worker template",
+        "devices: 10\nworkerTemplate:\n  env:\n    - {name: DEVSIM_KAFKA_SASL_PASSWORD, value: hunter2}",
+        "spec.workerTemplate.env[0].name",
+        "cannot be set here",
+    ),
+    (
+        "a negative interval",
+        "devices: 10\ninterval: -5s",
+        "spec.interval",
+        "ms, s, m or h",
+    ),
+    (
+        "a number too large for any field",
+        "devices: 99999999999999999999999",
+        "spec.devices",
+        "must be a whole number",
+    ),
 ];
 
 #[test]
@@ -214,6 +274,11 @@ fn every_invalid_file_names_its_field_and_exits_2() {
             output.status.code()
         );
         assert!(!stderr.contains("panicked"), "{case}: panicked:\n{stderr}");
+        // A secret written where it does not belong is refused without being repeated.
+        assert!(
+            !stderr.contains("hunter2"),
+            "{case}: the value shows:\n{stderr}"
+        );
         assert!(
             stderr.contains(field),
             "{case}: error does not name {field}:\n{stderr}"
@@ -239,6 +304,39 @@ fn a_wrong_kind_or_api_version_is_refused() {
     ] {
         let err = devsim::config::parse_simulation(&yaml).expect_err("must be refused");
         assert!(err.to_string().starts_with(field), "{err}");
+    }
+}
+
+#[test]
+fn a_file_that_is_not_utf8_or_is_huge_is_refused_without_reading_it_all() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let binary = dir.path().join("binary.yaml");
+    let mut bytes = common::spec("devices: 1").into_bytes();
+    bytes.extend_from_slice(&[0xff, 0xfe, 0x00]);
+    std::fs::write(&binary, &bytes).expect("write");
+    let huge = dir.path().join("huge.yaml");
+    let file = std::fs::File::create(&huge).expect("create");
+    // 100 MB, sparse: nothing is written to the disk.
+    file.set_len(100_000_000).expect("size");
+    for (path, says) in [
+        (&binary, "is not UTF-8 text (invalid byte at offset"),
+        (&huge, "is larger than 1536 KiB"),
+    ] {
+        let started = std::time::Instant::now();
+        let output = Command::new(env!("CARGO_BIN_EXE_devsim"))
+            .args(["run", "-f"])
+            .arg(path)
+            .output()
+            .expect("run devsim");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "took {:?}",
+            started.elapsed()
+        );
     }
 }
 

@@ -5,11 +5,40 @@ use std::path::Path;
 use super::ConfigError;
 use crate::crd::{DeviceSimulation, GROUP, VERSION};
 
+/// Largest simulation file read: what etcd stores of one object by default (1.5 MiB). A
+/// simulation is a few kilobytes; a bigger file is a mistake (a log, a binary), refused before
+/// it is read into memory.
+pub const MAX_FILE_BYTES: u64 = 1536 * 1024;
+
 /// Reads and parses a simulation file (the same YAML `kubectl apply` takes).
 pub fn load_file(path: &Path) -> Result<DeviceSimulation, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+    use std::io::Read;
+    let read_error = |source| ConfigError::Read {
         path: path.display().to_string(),
         source,
+    };
+    let file = std::fs::File::open(path).map_err(read_error)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_error)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(ConfigError::Parse {
+            field: "(document)".to_owned(),
+            message: format!(
+                "{} is larger than {} KiB, the most a Kubernetes object can be; a simulation is a few kilobytes",
+                path.display(),
+                MAX_FILE_BYTES / 1024
+            ),
+        });
+    }
+    let text = String::from_utf8(bytes).map_err(|e| ConfigError::Parse {
+        field: "(document)".to_owned(),
+        message: format!(
+            "{} is not UTF-8 text (invalid byte at offset {}); YAML files must be UTF-8",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        ),
     })?;
     parse_simulation(&text)
 }
