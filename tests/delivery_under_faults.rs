@@ -9,6 +9,9 @@
 //! Each time: sent = delivered, nothing failed, and the topic holds every (device, seq)
 //! exactly once. The figures go to the test's output for the closing note.
 //!
+//! With acks=0 nothing is confirmed: the summary says so, and `verify` finds what an outage
+//! took as gaps, so sent = in the topic + missing.
+//!
 //! Not here, and why: bursts of NOT_LEADER_OR_FOLLOWER / NOT_ENOUGH_REPLICAS answers and
 //! dropped connections (`devsim broker` orders `errors not_leader N`, `errors
 //! not_enough_replicas N`, `errors disconnect N`). The mock cluster checks an idempotent
@@ -53,14 +56,20 @@ impl Outcome {
     }
 }
 
-/// Runs 200 devices every 100 ms for `run_for` with acks=all and idempotence, giving the broker
-/// each `(at, order)` of `orders` at its time; then verifies the topic.
-fn produce_through(topic: &str, run_for: Duration, orders: &[(Duration, &str)]) -> Outcome {
+/// Runs 200 devices every 100 ms for `run_for` with `producer` settings (YAML under
+/// `spec.kafka`), giving the broker each `(at, order)` of `orders` at its time; then verifies
+/// the topic.
+fn produce_through(
+    topic: &str,
+    producer: &str,
+    run_for: Duration,
+    orders: &[(Duration, &str)],
+) -> Outcome {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let mut broker = common::BrokerProcess::start(topic, 6);
     let mut file = tempfile::NamedTempFile::new().expect("temporary file");
     let yaml = common::spec(&format!(
-        "devices: 200\nseed: 11\ninterval: 100ms\nkafka:\n  topic: {topic}\n  partitions: 6\n  acks: all\n  idempotence: true\n  compression: lz4\n"
+        "devices: 200\nseed: 11\ninterval: 100ms\nkafka:\n  topic: {topic}\n  partitions: 6\n  {producer}\n  compression: lz4\n"
     ));
     std::io::Write::write_all(&mut file, yaml.as_bytes()).expect("write the simulation");
     let path = file.path().to_str().expect("UTF-8 path").to_owned();
@@ -106,6 +115,9 @@ fn produce_through(topic: &str, run_for: Duration, orders: &[(Duration, &str)]) 
     Outcome { summary, report }
 }
 
+/// acks=all with the idempotent producer.
+const IDEMPOTENT: &str = "acks: all\n  idempotence: true";
+
 /// Every reading sent was acknowledged, and the topic holds each exactly once.
 fn assert_exactly_once(o: &Outcome) {
     let sent = o.summary("sent");
@@ -123,6 +135,7 @@ fn idempotent_delivery_survives_leader_moves_and_slow_answers() {
     let s = Duration::from_secs;
     let outcome = produce_through(
         "faults-leaders",
+        IDEMPOTENT,
         s(20),
         &[
             (s(4), "leaders"),
@@ -140,8 +153,42 @@ fn idempotent_delivery_survives_leader_moves_and_slow_answers() {
 #[test]
 fn idempotent_delivery_survives_a_ten_second_outage() {
     let s = Duration::from_secs;
-    let outcome = produce_through("faults-outage", s(22), &[(s(3), "down"), (s(13), "up")]);
+    let outcome = produce_through(
+        "faults-outage",
+        IDEMPOTENT,
+        s(22),
+        &[(s(3), "down"), (s(13), "up")],
+    );
     assert_exactly_once(&outcome);
     // What was produced in the outage waited for it to end.
     assert!(outcome.latency_p99_ms() >= 5_000.0, "{}", outcome.summary);
+}
+
+#[test]
+fn with_acks_0_the_summary_says_nothing_is_confirmed_and_verify_counts_the_loss() {
+    let s = Duration::from_secs;
+    let outcome = produce_through(
+        "faults-acks0",
+        "acks: \"0\"",
+        s(16),
+        &[(s(3), "down"), (s(9), "up")],
+    );
+    let delivered_line = outcome
+        .summary
+        .lines()
+        .find(|l| l.trim_start().starts_with("delivered "))
+        .expect("a delivered line");
+    assert!(
+        delivered_line.contains("not confirmed by Kafka"),
+        "{delivered_line}"
+    );
+    // Whatever the outage took is a gap that verify lists: nothing is lost unaccounted for.
+    let sent = outcome.summary("sent");
+    assert_eq!(
+        outcome.report("messages") + outcome.report("missing (gaps)"),
+        sent,
+        "{}",
+        outcome.report
+    );
+    assert_eq!(outcome.report("duplicates"), 0, "{}", outcome.report);
 }

@@ -224,7 +224,7 @@ impl JsonSchema for Acks {
         schemars::json_schema!({
             "type": "string",
             "enum": ["0", "1", "all"],
-            "description": "Acknowledgements: \"0\", \"1\" or \"all\" (quote the numbers in YAML)."
+            "description": "Acknowledgements: \"0\" (none: a message counts as delivered once written to a connection, and a broken connection loses it unseen; devsim verify finds such losses), \"1\" or \"all\" (quote the numbers in YAML)."
         })
     }
 }
