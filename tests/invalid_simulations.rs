@@ -242,6 +242,12 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "cannot be set here",
     ),
     (
+        "an interval too long for any clock (a fuzzing finding: it used to panic)",
+        "devices: 10\ninterval: 27777777777777777777777777777777h",
+        "spec.interval",
+        "ms, s, m or h",
+    ),
+    (
         "a negative interval",
         "devices: 10\ninterval: -5s",
         "spec.interval",
