@@ -152,19 +152,13 @@ fn is_dns_subdomain(name: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use crate::config::{ConfigError, parse_simulation, validate};
+    use crate::config::{ConfigError, validate};
     use crate::engine::plan::{Credential, SecretUse};
 
+    /// The Kafka plan of a one-device simulation whose `spec.kafka` is `block`, or its errors.
     fn kafka(block: &str) -> Result<crate::engine::plan::KafkaPlan, Vec<String>> {
-        let mut yaml = String::from(
-            "apiVersion: devsim.io/v1alpha1\nkind: DeviceSimulation\nmetadata:\n  name: t\nspec:\n  devices: 1\n  kafka:\n",
-        );
-        for line in block.lines() {
-            yaml.push_str("    ");
-            yaml.push_str(line);
-            yaml.push('\n');
-        }
-        let sim = parse_simulation(&yaml).unwrap_or_else(|e| panic!("fixture: {e}"));
+        let indented: String = block.lines().map(|l| format!("  {l}\n")).collect();
+        let sim = super::super::tests::sim(&format!("devices: 1\nkafka:\n{indented}"));
         match validate(&sim) {
             Ok(v) => Ok(v.kafka),
             Err(ConfigError::Invalid(errors)) => {

@@ -4,7 +4,7 @@
 use super::*;
 use crate::config::parse_simulation;
 
-fn sim(spec: &str) -> DeviceSimulation {
+pub(super) fn sim(spec: &str) -> DeviceSimulation {
     let mut yaml = String::from(
         "apiVersion: devsim.io/v1alpha1\nkind: DeviceSimulation\nmetadata:\n  name: t\nspec:\n",
     );
