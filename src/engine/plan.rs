@@ -202,16 +202,6 @@ pub enum Credential {
 }
 
 impl Credential {
-    /// Every credential, in a fixed order.
-    pub const ALL: [Self; 6] = [
-        Self::SaslUsername,
-        Self::SaslPassword,
-        Self::CaCertificate,
-        Self::ClientCertificate,
-        Self::ClientKey,
-        Self::ClientKeyPassword,
-    ];
-
     /// The resource field that references it.
     pub fn field(self) -> &'static str {
         match self {
