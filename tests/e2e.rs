@@ -4,8 +4,9 @@
 //! server needs root and ~10 minutes; `.ci/run` runs it (`cargo test -- --include-ignored`).
 //!
 //! One cluster, named phases in order (`e2e_support::steps`: a failed phase skips only the
-//! phases that need it). This is the fast tier: the harness plays the kubelet. The real node,
-//! with the image, the scheduler and a kubelet, is `tests/real_node.rs`.
+//! phases that need it; `DEVSIM_E2E_PHASES=a,b` runs only those and what they need). This is the
+//! fast tier: the harness plays the kubelet. The real node, with the image, the scheduler and a
+//! kubelet, is `tests/real_node.rs`.
 
 mod common;
 mod e2e_phases;
@@ -68,7 +69,11 @@ async fn operator_end_to_end() {
             ["apply-and-run"],
             pause_resume_interval
         ),
-        phase!("invalid-spec", ["operators-and-lease"], invalid_spec),
+        phase!(
+            "invalid-resources",
+            ["operators-and-lease"],
+            invalid_resources
+        ),
         phase!(
             "kafka-unreachable-from-start",
             ["operators-and-lease"],

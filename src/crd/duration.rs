@@ -16,40 +16,21 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
 
 /// Go's duration grammar without a sign: `0`, or one or more `<decimal><unit>` parts, where a
 /// decimal has digits before or after its point and the unit is ns, us, µs, μs, ms, s, m or h.
-pub const DURATION_PATTERN: &str = r"^(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$";
+/// At most 11 digits before a point (and [`DURATION_MAX_LENGTH`] characters in all) bound the
+/// value, below 10^15 s (about 31.7 million years): kube's parser, which does the reading, panics
+/// on a value too large for `std::time::Duration` (found by fuzzing:
+/// `27777777777777777777777777777777h`), and the operator cannot read a simulation whose
+/// duration it cannot parse, so the API server must refuse what the parser would.
+pub const DURATION_PATTERN: &str =
+    r"^(0|(([0-9]{1,11}(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$";
+
+/// Longest duration text, in characters: with 11 digits before a point, two `h` parts of 12
+/// characters and one of 8 at most, 7.2·10^14 s in all.
+pub const DURATION_MAX_LENGTH: usize = 32;
 
 static GRAMMAR: LazyLock<regex::Regex> = LazyLock::new(|| {
     regex::Regex::new(DURATION_PATTERN).expect("DURATION_PATTERN is a valid regex")
 });
-
-/// One `<decimal><unit>` part of a duration.
-static PART: LazyLock<regex::Regex> = LazyLock::new(|| {
-    regex::Regex::new(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h)")
-        .expect("a valid regex")
-});
-
-/// Longest duration read (about 31.7 million years): kube's parser, which does the reading,
-/// panics on a value too large for `std::time::Duration` (found by fuzzing:
-/// `27777777777777777777777777777777h`), so such a text is refused before it gets there.
-const MAX_SECONDS: f64 = 1e15;
-
-/// The duration's length in seconds, roughly (as f64), from its parts.
-fn approximate_seconds(text: &str) -> f64 {
-    PART.captures_iter(text)
-        .map(|part| {
-            let number: f64 = part[1].parse().unwrap_or(f64::INFINITY);
-            let unit = match &part[2] {
-                "ns" => 1e-9,
-                "us" | "µs" | "μs" => 1e-6,
-                "ms" => 1e-3,
-                "s" => 1.0,
-                "m" => 60.0,
-                _ => 3600.0,
-            };
-            number * unit
-        })
-        .sum()
-}
 
 /// A duration as written in a spec: the user's text, kept for display and round trips, and its
 /// value.
@@ -63,7 +44,8 @@ pub struct Duration {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
     "invalid duration {0:?}: expected a number followed by a unit (ns, us, ms, s, m or h), \
-     for example \"250ms\", \"1.5s\" or \"1h30m\""
+     for example \"250ms\", \"1.5s\" or \"1h30m\", at most 32 characters and 11 digits \
+     before a point"
 )]
 pub struct DurationError(String);
 
@@ -89,7 +71,7 @@ impl FromStr for Duration {
     type Err = DurationError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        if !GRAMMAR.is_match(text) || approximate_seconds(text) > MAX_SECONDS {
+        if text.chars().count() > DURATION_MAX_LENGTH || !GRAMMAR.is_match(text) {
             return Err(DurationError(text.to_owned()));
         }
         let value = text
@@ -140,6 +122,7 @@ impl schemars::JsonSchema for Duration {
         schemars::json_schema!({
             "type": "string",
             "pattern": DURATION_PATTERN,
+            "maxLength": DURATION_MAX_LENGTH,
         })
     }
 }
@@ -222,6 +205,10 @@ mod tests {
             schema.get("pattern"),
             Some(&serde_json::json!(DURATION_PATTERN))
         );
+        assert_eq!(
+            schema.get("maxLength"),
+            Some(&serde_json::json!(DURATION_MAX_LENGTH))
+        );
     }
 
     /// A duration written part by part, with the value each part should contribute.
@@ -260,11 +247,22 @@ mod tests {
 
         #[test]
         fn whatever_the_api_server_lets_through_devsim_can_read(
-            text in "([0-9.]{0,3}(ns|us|µs|ms|s|m|h|0)?){1,3}"
+            text in "([0-9]{0,13}[.]?[0-9]{0,3}(ns|us|µs|ms|s|m|h|0)?){1,4}"
         ) {
-            // The API server checks the pattern; kube's parser must then never fail on it.
-            if GRAMMAR.is_match(&text) {
-                prop_assert!(text.parse::<kube::core::Duration>().is_ok(), "{}", text);
+            // The API server checks the pattern and the length; the parser must then accept it,
+            // or the operator could not read the simulation at all.
+            if GRAMMAR.is_match(&text) && text.chars().count() <= DURATION_MAX_LENGTH {
+                prop_assert!(text.parse::<Duration>().is_ok(), "{}", text);
+            }
+        }
+
+        #[test]
+        fn the_longest_durations_the_schema_admits_are_read(
+            parts in prop::collection::vec(1usize..=11, 1..4)
+        ) {
+            let text: String = parts.iter().map(|digits| "9".repeat(*digits) + "h").collect();
+            if text.len() <= DURATION_MAX_LENGTH {
+                prop_assert!(text.parse::<Duration>().is_ok(), "{}", text);
             }
         }
     }

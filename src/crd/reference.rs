@@ -188,7 +188,7 @@ mod tests {
         );
         let interval = row(&table, "spec.interval");
         assert!(
-            interval.contains("`5s` | a duration (Go syntax)"),
+            interval.contains("`5s` | length ≤ 32; a duration (Go syntax)"),
             "{interval}"
         );
         // Nested lists of objects are walked, Kubernetes' own types are not.

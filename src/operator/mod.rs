@@ -25,7 +25,7 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::Reporter;
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -183,8 +183,15 @@ pub async fn run(client: Client, config: OperatorConfig, shutdown: Shutdown) -> 
         .graceful_shutdown_on(async move { shutdown.requested().await })
         .run(reconcile::reconcile, error_policy, context)
         .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "controller event");
+            match result {
+                // A failed list or watch stops every simulation's reconciling until it
+                // recovers: a person must see why (for instance a resource that an older CRD's
+                // schema admitted and this version cannot read, named in the error).
+                Err(controller::Error::QueueError(e)) => {
+                    tracing::warn!(error = %e, "cannot list or watch; retrying with backoff")
+                }
+                Err(e) => tracing::debug!(error = %e, "controller event"),
+                Ok(_) => {}
             }
         });
     let outcome = tokio::select! {

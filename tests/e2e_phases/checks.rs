@@ -1,5 +1,5 @@
-//! What a person checks at the end: an invalid spec reported, the whole run verified, the
-//! events, and deletion collecting what the simulations owned.
+//! What a person checks at the end: the whole run verified, the events, and deletion
+//! collecting what the simulations owned.
 
 use std::time::Duration;
 
@@ -13,47 +13,6 @@ use super::{
 };
 use crate::common;
 use crate::e2e_support::eventually;
-
-/// An invalid but schema-valid spec: Ready=False/InvalidSpec naming the field, while the
-/// operator keeps reconciling the others.
-pub async fn invalid_spec(e: &mut E2e) {
-    let broken = simulation("broken", &e.broker.bootstrap, "  profiles:\n    - name: p\n      sensors:\n        - type: current\n          min: 5\n          max: 1\n").replace("topic: e2e", "topic: e2e-broken");
-    let (ok, text) = e.cluster.apply(&broken);
-    assert!(ok, "schema-valid spec refused:\n{text}");
-    let sims = &e.sims;
-    eventually(
-        "InvalidSpec naming the field",
-        Duration::from_secs(30),
-        || async {
-            let s = status(sims, "broken").await;
-            let ready = s.conditions.iter().find(|c| c.type_ == "Ready")?;
-            (ready.status == "False"
-                && ready.reason == "InvalidSpec"
-                && ready.message.contains("spec.profiles[0].sensors[0].min")
-                && s.phase == Some(Phase::Failed))
-            .then_some(())
-        },
-    )
-    .await;
-    let events = events_of(&e.cluster, "broken");
-    assert!(
-        events.contains("InvalidSpec"),
-        "no InvalidSpec event:\n{events}"
-    );
-    // The running simulation, if any, keeps being reconciled.
-    if let Ok(plant) = sims.get("plant").await
-        && plant.status.as_ref().and_then(|s| s.phase) == Some(Phase::Running)
-    {
-        let sent = status(sims, "plant").await.totals.messages_sent;
-        eventually(
-            "the valid simulation keeps being reconciled",
-            Duration::from_secs(20),
-            || async { (status(sims, "plant").await.totals.messages_sent > sent).then_some(()) },
-        )
-        .await;
-    }
-    eprintln!("e2e: invalid spec reported as InvalidSpec, others unaffected");
-}
 
 /// The whole run: no (device, seq) twice; every delivered message in the topic; the events a
 /// person looks for.

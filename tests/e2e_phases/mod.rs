@@ -4,16 +4,17 @@ mod checks;
 mod install;
 mod monitoring;
 mod outage;
+mod refusals;
 mod running;
 mod setup;
 
 pub use checks::{
-    delete_collects_garbage, invalid_spec, kafka_unreachable_from_the_start,
-    verify_whole_run_and_events,
+    delete_collects_garbage, kafka_unreachable_from_the_start, verify_whole_run_and_events,
 };
 pub use install::{OPERATOR_NS, chart_install, rbac_least_privilege};
 pub use monitoring::prometheus_dashboard;
 pub use outage::kafka_outage_mid_run;
+pub use refusals::invalid_resources;
 pub use running::{
     operator_failover, pause_resume_interval, scale_with_exact_handoff, worker_crash,
 };

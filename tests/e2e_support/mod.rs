@@ -123,12 +123,20 @@ impl Cluster {
 
     /// kubectl apply of a YAML document given inline.
     pub fn apply(&self, yaml: &str) -> (bool, String) {
+        self.apply_with(yaml, &[])
+    }
+
+    /// kubectl apply of a YAML document given inline, with further flags (`--validate=false`
+    /// leaves the checking to the API server alone, as server-side GitOps tools do).
+    pub fn apply_with(&self, yaml: &str, flags: &[&str]) -> (bool, String) {
         let file = self
             .dir
             .path()
             .join(format!("apply-{}.yaml", std::process::id()));
         std::fs::write(&file, yaml).expect("write manifest");
-        self.kubectl(&["apply", "-f", file.to_str().expect("UTF-8")])
+        let mut args = vec!["apply", "-f", file.to_str().expect("UTF-8")];
+        args.extend_from_slice(flags);
+        self.kubectl(&args)
     }
 }
 

@@ -32,7 +32,8 @@ pub async fn run_steps<S>(
     steps: &[Step<S>],
 ) -> Vec<(&'static str, Result<(), String>)> {
     let mut outcomes: Vec<(&str, Result<(), String>)> = Vec::new();
-    for step in steps {
+    let chosen = chosen(steps);
+    for step in steps.iter().filter(|s| chosen.contains(&s.name)) {
         let missing = step.needs.iter().find(|need| {
             !outcomes
                 .iter()
@@ -56,6 +57,27 @@ pub async fn run_steps<S>(
         outcomes.push((step.name, outcome));
     }
     outcomes
+}
+
+/// The phases to run: all, or (for a person iterating on a few) those that
+/// `DEVSIM_E2E_PHASES=a,b` names and every phase they need, transitively.
+fn chosen<S>(steps: &[Step<S>]) -> Vec<&'static str> {
+    let Ok(list) = std::env::var("DEVSIM_E2E_PHASES") else {
+        return steps.iter().map(|s| s.name).collect();
+    };
+    let mut chosen: Vec<&'static str> = Vec::new();
+    let mut wanted: Vec<String> = list.split(',').map(|n| n.trim().to_owned()).collect();
+    while let Some(name) = wanted.pop() {
+        let step = steps
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("DEVSIM_E2E_PHASES: no phase named {name:?}"));
+        if !chosen.contains(&step.name) {
+            chosen.push(step.name);
+            wanted.extend(step.needs.iter().map(|n| (*n).to_owned()));
+        }
+    }
+    chosen
 }
 
 /// Prints every outcome, then fails unless all passed.
