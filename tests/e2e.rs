@@ -63,6 +63,11 @@ async fn operator_end_to_end() {
             rbac_least_privilege
         ),
         phase!("worker-crash", ["apply-and-run"], worker_crash),
+        phase!(
+            "worker-sigterm-at-full-rate",
+            ["apply-and-run"],
+            worker_sigterm_at_full_rate
+        ),
         phase!("operator-failover", ["apply-and-run"], operator_failover),
         phase!(
             "pause-resume-interval",

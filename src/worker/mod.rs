@@ -89,6 +89,7 @@ pub async fn run(client: Client, config: WorkerConfig, shutdown: Shutdown) -> an
         index,
         reporter: ShardReporter::new(api, &config.simulation, index, existing),
         fresh_shard: existing.is_none(),
+        own_release: existing.and_then(reshard::clean_release),
         config,
         producer: None,
         reported_count: 0,
@@ -130,7 +131,18 @@ pub async fn run(client: Client, config: WorkerConfig, shutdown: Shutdown) -> an
         }
     }
     tracing::info!(shard = index, "stopping: flushing the producer");
+    // Stopping releases every device this shard still owns at one cut, as a re-shard does, so
+    // a restart under the same count resumes them exactly there (see `own_release`).
+    let mut cut = None;
+    if let Some(p) = worker.producer.as_ref().filter(|p| p.shards > index) {
+        worker.previous_count = p.shards;
+        let cut_ns = p.fleet.release_for(0).await;
+        cut = Some(i128::from(p.t0_ms) * 1_000_000 + i128::from(cut_ns) + 1);
+    }
     worker.stop_producer().await;
+    if cut.is_some() {
+        worker.released_at_ns = cut;
+    }
     worker.reported_count = 0;
     worker.stopped = true;
     worker.report().await;
@@ -160,6 +172,9 @@ struct Worker {
     released_at_ns: Option<i128>,
     /// No earlier process reported for this shard: its devices can only come from others.
     fresh_shard: bool,
+    /// The earlier process of this shard stopped cleanly (SIGTERM): where it let go of its
+    /// devices (Unix ns) and the shard count it ran under, so they resume exactly there.
+    own_release: Option<(i128, u32)>,
     /// The shard count this worker ran under before its latest release, reported so that a
     /// new shard knows which shard each of its devices comes from.
     previous_count: u32,
@@ -252,16 +267,29 @@ impl Worker {
             return Ok(());
         };
         // Devices handed over by shards that confirmed start where those shards let go of them.
-        // A restarted worker takes its own devices back from now: what its previous process
+        // A restarted worker takes its own devices back where its previous process let go of
+        // them if it stopped cleanly under the same count; else from now: what a process
         // produced before dying is unknown, and producing it again would duplicate it.
-        let handed_over = confirmed && (current.is_some() || self.fresh_shard);
+        let resumed = self
+            .own_release
+            .take()
+            .filter(|&(_, count)| current.is_none() && count == want.shards)
+            .map(|(cut, _)| cut);
+        if resumed.is_some() {
+            tracing::info!(
+                shard = self.index,
+                "resuming the shard's devices where its previous process let go of them"
+            );
+        }
+        let handed_over = confirmed && (current.is_some() || self.fresh_shard || resumed.is_some());
         let starts = TakeOverStarts::new(
             &entries,
             self.index,
             handed_over,
             i128::from(p.t0_ms) * 1_000_000,
             p.fleet.now_ns(),
-        );
+        )
+        .resuming_at(resumed);
         // A new shard knows its devices' old owners from the count the others ran under before.
         let old = match current {
             Some(old) => old,
@@ -347,6 +375,13 @@ impl Worker {
         // No reading due after this instant came from this producer.
         self.released_at_ns = Some(i128::from(unix_now_ms() + 1) * 1_000_000);
         self.reporter.retire(&snapshot);
+        tracing::info!(
+            shard = self.index,
+            sent = snapshot.sent,
+            delivered = snapshot.delivered,
+            failed = snapshot.failed,
+            "producer stopped and flushed"
+        );
         self.last_failed = 0;
         self.previous = None;
     }

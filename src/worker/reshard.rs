@@ -57,6 +57,14 @@ pub fn release_cuts(entries: &[ShardStatus], me: u32, now_unix_ns: i128) -> Hash
         .collect()
 }
 
+/// Where a shard's earlier process let go of its devices (Unix ns) and the count it ran under,
+/// if it stopped cleanly: its last report is final (`stopped`), so it produced every reading due
+/// up to `releasedAt` and none after.
+pub fn clean_release(entry: &ShardStatus) -> Option<(i128, u32)> {
+    let cut = parse_time(entry.released_at.as_deref())?.as_nanosecond();
+    (entry.stopped && entry.previous_shard_count > 0).then_some((cut, entry.previous_shard_count))
+}
+
 /// The shard count every other live shard ran under before the current hand-off, if they
 /// agree on one at or below `me` (a new shard's devices came from shards below it).
 pub fn previous_count(entries: &[ShardStatus], me: u32) -> Option<u32> {
@@ -75,6 +83,8 @@ pub struct TakeOverStarts {
     handed_over: bool,
     cuts: HashMap<u32, i128>,
     latest_cut: Option<i128>,
+    /// This shard's own earlier cut: a restart under the same count takes its devices back.
+    own_cut: Option<i128>,
     t0_unix_ns: i128,
     now_ns: u64,
 }
@@ -94,10 +104,19 @@ impl TakeOverStarts {
         Self {
             handed_over,
             latest_cut: cuts.values().copied().max(),
+            own_cut: None,
             cuts,
             t0_unix_ns,
             now_ns,
         }
+    }
+
+    /// Devices without a known owner start at `cut` (this shard's own earlier cut, Unix ns;
+    /// at most [`CATCH_UP_LIMIT_NS`] back): a restarted shard resumes its own devices.
+    pub fn resuming_at(mut self, cut: Option<i128>) -> Self {
+        let now = self.t0_unix_ns + i128::from(self.now_ns);
+        self.own_cut = cut.map(|ns| ns.max(now - CATCH_UP_LIMIT_NS));
+        self
     }
 
     /// Where a device that `owner` used to produce starts: just after its owner's cut when it
@@ -108,6 +127,7 @@ impl TakeOverStarts {
         }
         owner
             .and_then(|o| self.cuts.get(&o).copied())
+            .or(self.own_cut)
             .or(self.latest_cut)
             .map_or(self.now_ns, |ns| {
                 u64::try_from(ns - self.t0_unix_ns).unwrap_or(0)
@@ -214,6 +234,30 @@ mod tests {
             now - 60_000_000_000,
             "an hour-old cut is moved up to a minute ago"
         );
+    }
+
+    #[test]
+    fn a_shard_that_stopped_cleanly_resumes_its_own_devices_at_its_cut() {
+        let t0: k8s_openapi::jiff::Timestamp = "2026-11-25T12:00:00Z".parse().expect("time");
+        let t0_ns = t0.as_nanosecond();
+        let mut own = released(0, 1, Some("2026-11-25T12:00:10.25Z"));
+        assert_eq!(
+            clean_release(&own),
+            None,
+            "not final: it may have produced more"
+        );
+        own.stopped = true;
+        let (cut, count) = clean_release(&own).expect("a clean release");
+        assert_eq!((cut - t0_ns, count), (10_250_000_000, 1));
+        let now_ns = 12_000_000_000;
+        let starts = TakeOverStarts::new(&[], 0, true, t0_ns, now_ns).resuming_at(Some(cut));
+        assert_eq!(starts.start_of(None), 10_250_000_000);
+        // A cut long past is caught up on for a minute at most.
+        let late = TakeOverStarts::new(&[], 0, true, t0_ns, 600_000_000_000);
+        assert_eq!(late.resuming_at(Some(cut)).start_of(None), 540_000_000_000);
+        // A shard that never owned devices (or ran under no count) has nothing to resume.
+        own.previous_shard_count = 0;
+        assert_eq!(clean_release(&own), None);
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod outage;
 mod refusals;
 mod running;
 mod setup;
+mod sigterm;
 
 pub use checks::{
     delete_collects_garbage, kafka_unreachable_from_the_start, verify_whole_run_and_events,
@@ -19,6 +20,7 @@ pub use running::{
     operator_failover, pause_resume_interval, scale_with_exact_handoff, worker_crash,
 };
 pub use setup::{apply_and_run, crd_and_schema, operators_and_lease};
+pub use sigterm::worker_sigterm_at_full_rate;
 
 use std::path::PathBuf;
 

@@ -97,6 +97,33 @@ impl Kubelet {
         let _ = process.child.wait();
     }
 
+    /// Sends `signals` to the worker of `pod`, one after the other, and waits up to `within`
+    /// for it to exit, holding the kubelet's loop meanwhile (a StatefulSet never runs two Pods
+    /// of one ordinal at once); the kubelet then starts a successor, as a Pod comes back.
+    /// Returns the exit code, how long the exit took, and the stopped process (for its log).
+    pub fn stop(
+        &self,
+        pod: &str,
+        signals: &[&str],
+        within: Duration,
+    ) -> (Option<i32>, Duration, Process) {
+        let mut workers = self.workers.lock().expect("lock");
+        let mut process = workers.remove(pod).expect("worker running");
+        let start = std::time::Instant::now();
+        for signal in signals {
+            let _ = std::process::Command::new("kill")
+                .args([&format!("-{signal}"), &process.child.id().to_string()])
+                .status();
+        }
+        while start.elapsed() < within {
+            if let Some(status) = process.child.try_wait().expect("wait") {
+                return (status.code(), start.elapsed(), process);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("the worker of {pod} did not exit within {within:?}");
+    }
+
     pub async fn shutdown(mut self) {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
         if let Some(h) = self.handle.take() {

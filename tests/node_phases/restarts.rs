@@ -10,8 +10,8 @@ use kube::api::{Api, ListParams};
 
 use super::install::helm;
 use super::{
-    DEVICES, Node, OPERATOR_NS, PLANT_WORKERS, RELEASE, SIM_NS, http_get, names, plant_settled,
-    pods, ready_pods, status,
+    DEVICES, Node, OPERATOR_NS, PLANT_WORKERS, RELEASE, SIM_NS, names, plant_settled, pods,
+    ready_pods, status,
 };
 use crate::common;
 use crate::e2e_support::eventually;
@@ -239,7 +239,7 @@ pub async fn operator_pod_deleted_and_two_replicas(n: &mut Node) {
             .expect("a pod IP");
         let metrics = eventually("the operator's /metrics", Duration::from_secs(20), || {
             let ip = ip.clone();
-            async move { http_get(&format!("{ip}:8080"), "/metrics") }
+            async move { common::http_get(&format!("{ip}:8080"), "/metrics") }
         })
         .await;
         let gauge = metrics

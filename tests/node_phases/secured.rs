@@ -10,7 +10,8 @@ use devsim::crd::DeviceSimulation;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams};
 
-use super::{Node, OPERATOR_NS, SIM_NS, http_get};
+use super::{Node, OPERATOR_NS, SIM_NS};
+use crate::common::http_get;
 use crate::common::tansu::{Storage, Tansu};
 use crate::e2e_support::eventually;
 
