@@ -72,19 +72,13 @@ pub async fn worker_sigterm_at_full_rate(e: &mut E2e) {
     full_rate(e).await;
     let (code, took, worker) = kubelet.stop(&pod, &["TERM"], GRACE);
     let (sent, delivered, failed) = stopped_figures(&worker);
-    let entry = status(&e.sims, "burst")
-        .await
-        .shards
-        .into_iter()
-        .find(|s| s.index == 0);
-    eprintln!("e2e: the stopped worker's entry: {entry:?}");
     eprintln!(
         "e2e: SIGTERM at {DEVICES} msg/s: exit {code:?} after {took:?}; sent {sent}, delivered {delivered}, failed {failed}"
     );
     assert_eq!(code, Some(0), "a drained worker exits 0");
     assert!(took < GRACE / 3, "the drain took {took:?}");
     assert!(
-        sent > u64::from(DEVICES),
+        sent >= 3 * u64::from(DEVICES),
         "it ran at full rate: {sent} sent"
     );
     assert_eq!(
