@@ -255,10 +255,12 @@ pub async fn invalid_resources(e: &mut E2e) {
         refused.contains("InvalidSpec"),
         "no InvalidSpec event:\n{refused}"
     );
-    assert!(
-        e.operator.as_mut().is_some_and(|o| o.is_running()),
-        "the operator died"
-    );
+    // After the failover phase the standby leads: whichever leads must still be running.
+    let leading = [e.operator.as_mut(), e.standby.as_mut()]
+        .into_iter()
+        .flatten()
+        .any(|operator| operator.is_running());
+    assert!(leading, "the operator died");
     if let Some(before) = sent_before {
         let sims = &e.sims;
         eventually(
