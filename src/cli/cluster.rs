@@ -23,7 +23,8 @@ pub struct OperatorArgs {
     #[arg(
         long,
         env = "DEVSIM_WORKER_IMAGE_PULL_POLICY",
-        default_value = "IfNotPresent"
+        default_value = "IfNotPresent",
+        value_parser = ["Always", "IfNotPresent", "Never"]
     )]
     pub worker_image_pull_policy: String,
     /// Resources of worker containers whose simulation sets no `spec.workerResources`, as a
@@ -44,7 +45,7 @@ pub struct OperatorArgs {
     #[arg(long, env = "DEVSIM_WORKER_ENV")]
     pub worker_env: Option<String>,
     /// Address of /metrics, /healthz and /readyz.
-    #[arg(long, default_value = "0.0.0.0:8080")]
+    #[arg(long, default_value = "0.0.0.0:8080", value_parser = super::socket_address)]
     pub metrics_addr: std::net::SocketAddr,
     /// Hold a Lease before reconciling, so that only one of several replicas acts.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
@@ -70,7 +71,7 @@ pub struct WorkerArgs {
     #[arg(long, env = "POD_NAMESPACE")]
     pub namespace: String,
     /// Address of /metrics, /healthz and /readyz.
-    #[arg(long, default_value = "0.0.0.0:9400")]
+    #[arg(long, default_value = "0.0.0.0:9400", value_parser = super::socket_address)]
     pub metrics_addr: std::net::SocketAddr,
     /// How often the worker reports its figures into the status.
     #[arg(long, default_value = "5s")]
@@ -116,7 +117,15 @@ fn parse_object<T: serde::de::DeserializeOwned>(flag: &str, text: &str) -> Resul
 fn build_config(args: &OperatorArgs) -> Result<BuildConfig, String> {
     let mut build = BuildConfig::new(&args.worker_image, &args.worker_image_pull_policy);
     if let Some(text) = &args.worker_resources {
-        build.worker_resources = Some(parse_object("worker-resources", text)?);
+        let resources = parse_object("worker-resources", text)?;
+        if let Some((field, message)) =
+            crate::config::validate::resource_problems("--worker-resources", &resources)
+                .into_iter()
+                .next()
+        {
+            return Err(format!("{field}: {message}"));
+        }
+        build.worker_resources = Some(resources);
     }
     if let Some(text) = &args.worker_security_context {
         build.worker_security_context = parse_object("worker-security-context", text)?;
@@ -172,6 +181,13 @@ pub(super) async fn run_operator(args: OperatorArgs, shutdown: Shutdown) -> u8 {
 }
 
 pub(super) async fn run_worker(args: WorkerArgs, shutdown: Shutdown) -> u8 {
+    if crate::worker::reshard::ordinal(&args.pod_name).is_none() {
+        eprintln!(
+            "error: --pod-name {:?}: expected a StatefulSet pod's name, ending in -<ordinal> (the shard index), such as plant-workers-0",
+            args.pod_name
+        );
+        return EXIT_INVALID;
+    }
     let (report_every, handoff_timeout) = match (
         parse_duration(&args.report_every),
         parse_duration(&args.handoff_timeout),

@@ -100,6 +100,29 @@ pub fn dispatch(cli: Cli) -> ExitCode {
     ExitCode::from(code)
 }
 
+/// A `--metrics-addr` value: an IP address and a port.
+fn socket_address(text: &str) -> Result<std::net::SocketAddr, String> {
+    text.parse().map_err(|_| {
+        "expected an IP address and a port, such as 127.0.0.1:9400 or 0.0.0.0:9400 (a host \
+         name is not accepted)"
+            .to_owned()
+    })
+}
+
+/// A `--secrets-dir` value: a directory that exists.
+fn secrets_directory(text: &str) -> Result<std::path::PathBuf, String> {
+    let path = std::path::PathBuf::from(text);
+    if path.is_dir() {
+        Ok(path)
+    } else {
+        Err(
+            "not a directory; expected DIR/<secret>/<key>, the layout of a Secret mounted \
+             as a volume"
+                .to_owned(),
+        )
+    }
+}
+
 /// Runs a command on a multi-threaded runtime; `command` is called inside it, so that it can
 /// install signal handlers.
 fn with_runtime<F: std::future::Future<Output = u8>>(command: impl FnOnce() -> F) -> u8 {

@@ -38,14 +38,14 @@ pub struct RunArgs {
     #[arg(long)]
     pub duration: Option<crate::crd::Duration>,
     /// Serve /metrics, /healthz and /readyz on this address (for example 127.0.0.1:9400).
-    #[arg(long)]
+    #[arg(long, value_parser = super::socket_address)]
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// Seconds between two live lines; 0 turns them off.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = seconds_between_lines)]
     pub report_every: f64,
     /// Folder of the secrets spec.kafka.security references, as DIR/<secret>/<key> (a Secret
     /// mounted as a volume has this layout). Each DEVSIM_KAFKA_* variable that is set wins.
-    #[arg(long)]
+    #[arg(long, value_parser = super::secrets_directory)]
     pub secrets_dir: Option<PathBuf>,
 }
 
@@ -372,5 +372,16 @@ fn print_summary(elapsed: Duration, last: &crate::runtime::Snapshot, sink: &Kafk
             "  peak resident mem.  {:.1} MiB",
             rss as f64 / (1024.0 * 1024.0)
         );
+    }
+}
+
+/// A `--report-every` value: seconds, 0 or more.
+fn seconds_between_lines(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() && seconds >= 0.0 => Ok(seconds),
+        _ => Err(
+            "expected seconds between two live lines, such as 1 or 0.5 (0 turns them off)"
+                .to_owned(),
+        ),
     }
 }

@@ -52,7 +52,7 @@ pub struct VerifyArgs {
     /// Folder of the secrets the file's spec.kafka.security references, as DIR/<secret>/<key>
     /// (each DEVSIM_KAFKA_* variable that is set wins): verify reads with the same protocol,
     /// SASL and TLS settings as the simulation produces with.
-    #[arg(long)]
+    #[arg(long, value_parser = super::secrets_directory)]
     pub secrets_dir: Option<PathBuf>,
 }
 

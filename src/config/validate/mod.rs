@@ -13,6 +13,8 @@ mod profiles;
 mod security;
 mod workers;
 
+pub use workers::resource_problems;
+
 use std::fmt;
 use std::time::Duration;
 

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::api::core::v1::ResourceRequirements;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use super::Validator;
@@ -16,19 +17,9 @@ type Amounts = BTreeMap<String, (f64, String)>;
 
 impl Validator {
     pub(super) fn worker_resources(&mut self, s: &DeviceSimulationSpec) {
-        let Some(resources) = &s.worker_resources else {
-            return;
-        };
-        let limits = self.quantities("limits", resources.limits.as_ref());
-        let requests = self.quantities("requests", resources.requests.as_ref());
-        for (name, (request, request_text)) in &requests {
-            if let Some((limit, limit_text)) = limits.get(name)
-                && request > limit
-            {
-                self.fail(
-                    format!("spec.workerResources.requests.{name}"),
-                    format!("must not exceed the limit ({limit_text}), got {request_text}"),
-                );
+        if let Some(resources) = &s.worker_resources {
+            for (field, message) in resource_problems("spec.workerResources", resources) {
+                self.fail(field, message);
             }
         }
     }
@@ -72,21 +63,39 @@ impl Validator {
             }
         }
     }
+}
 
-    fn quantities(&mut self, kind: &str, map: Option<&BTreeMap<String, Quantity>>) -> Amounts {
+/// What is wrong with worker resources written at `prefix` (a spec field or a flag), as
+/// (field, message): quantities that do not parse or are negative, requests above limits.
+pub fn resource_problems(prefix: &str, resources: &ResourceRequirements) -> Vec<(String, String)> {
+    let mut problems = Vec::new();
+    let mut amounts = |kind: &str, map: Option<&BTreeMap<String, Quantity>>| {
         let mut amounts = Amounts::new();
         for (name, Quantity(text)) in map.into_iter().flatten() {
-            let field = format!("spec.workerResources.{kind}.{name}");
+            let field = format!("{prefix}.{kind}.{name}");
             match parse_quantity(text) {
                 Ok(value) if value < 0.0 => {
-                    self.fail(field, format!("must not be negative, got {text:?}"));
+                    problems.push((field, format!("must not be negative, got {text:?}")));
                 }
                 Ok(value) => {
                     amounts.insert(name.clone(), (value, text.clone()));
                 }
-                Err(e) => self.fail(field, e.to_string()),
+                Err(e) => problems.push((field, e.to_string())),
             }
         }
         amounts
+    };
+    let limits = amounts("limits", resources.limits.as_ref());
+    let requests = amounts("requests", resources.requests.as_ref());
+    for (name, (request, request_text)) in &requests {
+        if let Some((limit, limit_text)) = limits.get(name)
+            && request > limit
+        {
+            problems.push((
+                format!("{prefix}.requests.{name}"),
+                format!("must not exceed the limit ({limit_text}), got {request_text}"),
+            ));
+        }
     }
+    problems
 }
