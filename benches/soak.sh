@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # A soak: `devsim run` at RATE msg/s (default 50,000: 50,000 devices, 1 s apart) for SOAK
 # seconds (default 1800) against a `devsim broker` in its own process, acks=all and
-# idempotence on. Every 30 s it samples the run's resident memory, open file descriptors and
-# threads (from /proc) and its live line; at the end it prints the drift of each against the
-# sample at WARMUP seconds (default 120: buffers, pools and the allocator settle first), then the
-# run's summary. A measurement for people, not a CI test (it takes both cores for half an hour).
+# idempotence on. Every EVERY seconds (default 30) it samples the run's resident memory, open
+# file descriptors and threads (from /proc), the broker's resident memory and the run's live
+# line; at the end it prints the drift of each against the sample at WARMUP seconds (default
+# 120: buffers, pools and the allocator settle first), then the run's summary. A measurement for people, not a CI test (it takes both cores for half an hour).
 #
 #   benches/soak.sh [DEVSIM_BINARY]
 set -euo pipefail
@@ -12,6 +12,7 @@ bin=$(realpath "${1:-target/release/devsim}")
 soak=${SOAK:-1800}
 rate=${RATE:-50000}
 warmup=${WARMUP:-120}
+every=${EVERY:-30}
 dir=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$dir"' EXIT
 cd "$dir"
@@ -48,10 +49,10 @@ while kill -0 "$run" 2>/dev/null; do
     threads=$(awk '/Threads/{print $2}' "/proc/$run/status" 2>/dev/null || echo 0)
     fds=$(find "/proc/$run/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
     brss=$(awk '/VmRSS/{print $2}' "/proc/$broker/status" 2>/dev/null || echo 0)
-    live=$(grep '^\[' run.log | tail -1 | cut -c1-110)
+    live=$( (grep '^\[' run.log || true) | tail -1 | cut -c1-110)
     printf '%6d %10d %5d %7d %12d  %s\n' "$t" "$rss" "$fds" "$threads" "$brss" "$live"
     echo "$t $rss $fds $threads" >> samples
-    next=$((next + 30))
+    next=$((next + every))
   fi
   sleep 1
 done

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod cutter;
 pub mod prometheus;
 pub mod tansu;
 pub mod tls;
