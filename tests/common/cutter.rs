@@ -1,9 +1,10 @@
-//! A plain TCP relay in front of a broker that drops every connection through it on demand,
-//! abruptly (RST), as a failing load balancer or a broker restart would: the client's requests
-//! in flight get no answer and are retried on a new connection.
+//! A plain TCP relay in front of a broker that drops every connection through it on demand, as
+//! a failing load balancer or a broker restart would: the client's requests in flight get no
+//! answer and are retried on a new connection.
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -13,6 +14,7 @@ pub struct Cutter {
     /// The port clients dial.
     pub port: u16,
     cuts: watch::Sender<u64>,
+    dropped: Arc<AtomicU64>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -25,6 +27,8 @@ impl Cutter {
         let backend: SocketAddr = backend.parse().expect("backend address");
         let (cuts, generation) = watch::channel(0u64);
         let (stop, stopped) = tokio::sync::oneshot::channel();
+        let dropped = Arc::new(AtomicU64::new(0));
+        let counted = Arc::clone(&dropped);
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -34,41 +38,52 @@ impl Cutter {
                 let listener = TcpListener::from_std(listener).expect("listener");
                 tokio::select! {
                     _ = stopped => {}
-                    () = serve(listener, backend, generation) => {}
+                    () = serve(listener, backend, generation, counted) => {}
                 }
             });
         });
         Self {
             port,
             cuts,
+            dropped,
             stop: Some(stop),
             thread: Some(thread),
         }
     }
 
-    /// Resets every connection open now; new ones are relayed as before.
+    /// Drops every connection open now; new ones are relayed as before.
     pub fn cut(&self) {
         self.cuts.send_modify(|generation| *generation += 1);
     }
+
+    /// How many connections [`Self::cut`] has dropped so far.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
 }
 
-async fn serve(listener: TcpListener, backend: SocketAddr, generation: watch::Receiver<u64>) {
+async fn serve(
+    listener: TcpListener,
+    backend: SocketAddr,
+    generation: watch::Receiver<u64>,
+    dropped: Arc<AtomicU64>,
+) {
     loop {
         let Ok((mut client, _)) = listener.accept().await else {
             continue;
         };
         let mut cuts = generation.clone();
         cuts.mark_unchanged();
+        let dropped = Arc::clone(&dropped);
         tokio::spawn(async move {
             let Ok(mut server) = TcpStream::connect(backend).await else {
                 return;
             };
-            // Closing with a zero linger sends RST: the connection dies mid-request.
-            let _ = client.set_linger(Some(Duration::ZERO));
-            let _ = server.set_linger(Some(Duration::ZERO));
             tokio::select! {
                 _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                _ = cuts.changed() => {}
+                _ = cuts.changed() => {
+                    dropped.fetch_add(1, Ordering::Relaxed);
+                }
             }
         });
     }
