@@ -19,7 +19,8 @@
 //! `rd_kafka_mock_validate_records` returns at once without a TransactionalId), so it appends
 //! every retry: dropped connections leave duplicates that a real broker would refuse, and a
 //! burst of both errors with leader moves lost 2 acknowledged readings in about 1 run of 4.
-//! A broker that checks sequences is needed to judge those; see the README.
+//! Dropped connections are judged on tansu, which checks sequences
+//! (`tests/dropped_connections.rs`); the error bursts can be injected only here. See the README.
 
 mod common;
 
