@@ -321,6 +321,7 @@ fn a_secret_that_is_not_given_is_named_with_where_it_was_looked_for() {
     )
     .expect("write");
     let secrets = dir.path().join("secrets");
+    std::fs::create_dir(&secrets).expect("an empty secrets directory");
     let (code, stdout, stderr) = common::devsim(&[
         "run",
         "-f",

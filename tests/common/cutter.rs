@@ -9,45 +9,31 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
+use super::relay::Background;
+
 /// The relay; stops when dropped.
 pub struct Cutter {
     /// The port clients dial.
     pub port: u16,
     cuts: watch::Sender<u64>,
     dropped: Arc<AtomicU64>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: Background,
 }
 
 impl Cutter {
     /// Relays `port` of 127.0.0.1 to `backend`.
     pub fn start(port: u16, backend: &str) -> Self {
-        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).expect("relay port");
-        listener.set_nonblocking(true).expect("nonblocking");
         let backend: SocketAddr = backend.parse().expect("backend address");
         let (cuts, generation) = watch::channel(0u64);
-        let (stop, stopped) = tokio::sync::oneshot::channel();
         let dropped = Arc::new(AtomicU64::new(0));
         let counted = Arc::clone(&dropped);
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(async move {
-                let listener = TcpListener::from_std(listener).expect("listener");
-                tokio::select! {
-                    _ = stopped => {}
-                    () = serve(listener, backend, generation, counted) => {}
-                }
-            });
-        });
         Self {
             port,
             cuts,
             dropped,
-            stop: Some(stop),
-            thread: Some(thread),
+            _server: Background::serve(port, move |listener| {
+                serve(listener, backend, generation, counted)
+            }),
         }
     }
 
@@ -86,16 +72,5 @@ async fn serve(
                 }
             }
         });
-    }
-}
-
-impl Drop for Cutter {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }

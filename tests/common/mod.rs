@@ -3,6 +3,7 @@
 
 pub mod cutter;
 pub mod prometheus;
+pub mod relay;
 pub mod tansu;
 pub mod tls;
 pub mod tools;

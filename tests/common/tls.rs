@@ -17,6 +17,8 @@ use rustls::server::WebPkiClientVerifier;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
+use super::relay::Background;
+
 /// A certificate authority.
 pub struct Authority {
     cert: rcgen::Certificate,
@@ -96,8 +98,7 @@ pub fn write_secret(dir: &Path, secret: &str, key: &str, value: &str) {
 pub struct TlsFront {
     /// The port clients dial.
     pub port: u16,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: Background,
 }
 
 impl TlsFront {
@@ -132,27 +133,10 @@ impl TlsFront {
             )
             .expect("server certificate");
         let acceptor = TlsAcceptor::from(Arc::new(config));
-        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).expect("TLS front port");
-        listener.set_nonblocking(true).expect("nonblocking");
         let backend: SocketAddr = backend.parse().expect("backend address");
-        let (stop, stopped) = tokio::sync::oneshot::channel();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(async move {
-                let listener = TcpListener::from_std(listener).expect("listener");
-                tokio::select! {
-                    _ = stopped => {}
-                    () = serve(listener, acceptor, backend) => {}
-                }
-            });
-        });
         Self {
             port,
-            stop: Some(stop),
-            thread: Some(thread),
+            _server: Background::serve(port, move |listener| serve(listener, acceptor, backend)),
         }
     }
 }
@@ -173,16 +157,5 @@ async fn serve(listener: TcpListener, acceptor: TlsAcceptor, backend: SocketAddr
                 let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
             }
         });
-    }
-}
-
-impl Drop for TlsFront {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
