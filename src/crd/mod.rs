@@ -17,7 +17,9 @@ mod status;
 pub mod timestamps;
 mod workers;
 
-pub use duration::{DURATION_PATTERN, Duration, DurationError, parse_duration};
+pub use duration::{
+    DURATION_MAX_LENGTH, DURATION_PATTERN, Duration, DurationError, parse_duration,
+};
 pub use kafka::{Acks, Compression, KafkaSpec, Partitioner};
 pub use reference::reference_markdown;
 pub use security::{
