@@ -28,7 +28,10 @@ pub struct KafkaSpec {
     /// Compression codec of produced batches.
     #[serde(default)]
     pub compression: Compression,
-    /// Acknowledgements the leader waits for: 0, 1 or all.
+    /// Acknowledgements the leader waits for: 0, 1 or all. With 0 the brokers confirm nothing:
+    /// a message counts as delivered once written to a connection, and one lost on the way is
+    /// counted nowhere (`devsim verify` finds it as a gap). With 1 a leader that fails before
+    /// its followers copy a message loses it after confirming it.
     #[serde(default)]
     pub acks: Acks,
     /// Enable the idempotent producer (no duplicates on retry; requires acks all).

@@ -73,7 +73,8 @@ pub struct Totals {
     /// Messages handed to the producer.
     #[serde(default)]
     pub messages_sent: u64,
-    /// Messages acknowledged by the brokers.
+    /// Messages acknowledged by the brokers (with `acks: 0` nothing is acknowledged: written to
+    /// a connection; only `devsim verify` can tell what arrived).
     #[serde(default)]
     pub messages_delivered: u64,
     /// Messages that failed delivery.

@@ -34,7 +34,7 @@ pub const FAMILIES: &[Family] = &[
         "devsim_messages_delivered_total",
         Counter,
         &[],
-        "Messages acknowledged by the brokers",
+        "Messages acknowledged by the brokers (with acks=0: written to a connection, unconfirmed)",
         Simulation,
     ),
     family(
