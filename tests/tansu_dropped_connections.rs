@@ -6,6 +6,9 @@
 //! acks=all and idempotence through a relay that drops every open connection eight times;
 //! the run must deliver everything it sent and `devsim verify` must find every (device, seq)
 //! exactly once: what was in flight at each cut is retried, never lost, never doubled.
+//!
+//! Named `tansu_*` so that `cargo test` (test files in name order) reaches it late: by then
+//! `.ci/run`'s background build of tansu is done, and nothing waits for it.
 
 mod common;
 
