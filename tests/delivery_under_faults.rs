@@ -20,7 +20,8 @@
 //! every retry: dropped connections leave duplicates that a real broker would refuse, and a
 //! burst of both errors with leader moves lost 2 acknowledged readings in about 1 run of 4.
 //! Dropped connections are judged on tansu, which checks sequences
-//! (`tests/tansu_dropped_connections.rs`); the error bursts can be injected only here. See the README.
+//! (`tests/tansu_dropped_connections.rs`); the error bursts can be injected only here. See the
+//! README.
 
 mod common;
 
