@@ -291,8 +291,11 @@ impl Worker {
         )
         .resuming_at(resumed);
         // A new shard knows its devices' old owners from the count the others ran under before.
+        // A resumed shard owned all of its devices itself (same count): every one starts at its
+        // own cut, never at another shard's older one (that would repeat what it produced).
         let old = match current {
             Some(old) => old,
+            None if resumed.is_some() => 0,
             None if handed_over => previous_count(&entries, self.index).unwrap_or(0),
             None => 0,
         };

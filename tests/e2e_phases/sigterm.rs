@@ -1,7 +1,9 @@
 //! SIGTERM to a worker producing at full rate, as the kubelet sends it when a Pod goes: the
 //! worker flushes, reports and exits 0 well within the Pod's grace period with everything it
 //! sent delivered, its successor carries on, and the topic holds every reading exactly once. A
-//! second signal during a drain exits at once.
+//! second signal during a drain exits at once. The worker signalled is shard 1 of a simulation
+//! scaled from 1 to 2 replicas, so its successor must resume at its own cut, not at the older
+//! one shard 0 made when it handed shard 1 its devices.
 
 use std::time::Duration;
 
@@ -18,11 +20,12 @@ fn burst(bootstrap: &str) -> String {
     )
 }
 
-/// Waits until the worker of `burst` that runs now has produced for three seconds and at its
-/// full rate, by its own `/metrics` (the status may still show its predecessor's figures).
-async fn full_rate(e: &E2e) {
+/// Waits until the worker of shard `shard` of `burst` that runs now has produced for three
+/// seconds at `rate` msg/s, by its own `/metrics` (the status may still show its
+/// predecessor's figures).
+async fn full_rate(e: &E2e, shard: u32, rate: u32) {
     let kubelet = e.kubelet.as_ref().expect("the kubelet runs");
-    let key = format!("{NS}/burst-workers-0");
+    let key = format!("{NS}/burst-workers-{shard}");
     eventually("burst at full rate", Duration::from_secs(60), || async {
         let addr = kubelet
             .workers
@@ -40,7 +43,7 @@ async fn full_rate(e: &E2e) {
                 .parse()
                 .ok()
         };
-        let full = f64::from(DEVICES);
+        let full = f64::from(rate);
         (value("devsim_messages_delivered_total")? >= 3.0 * full
             && value("devsim_messages_per_second")? >= 0.9 * full)
             .then_some(())
@@ -67,18 +70,21 @@ pub async fn worker_sigterm_at_full_rate(e: &mut E2e) {
     e.cluster
         .kubectl_ok(&["apply", "-f", file.to_str().expect("UTF-8")]);
 
+    full_rate(e, 0, DEVICES).await;
+    patch_spec(&e.cluster, "burst", r#"{"spec":{"replicas":2}}"#);
+    let half = DEVICES / 2;
+    full_rate(e, 1, half).await;
     let kubelet = e.kubelet.as_ref().expect("the kubelet runs");
-    let pod = format!("{NS}/burst-workers-0");
-    full_rate(e).await;
+    let pod = format!("{NS}/burst-workers-1");
     let (code, took, worker) = kubelet.stop(&pod, &["TERM"], GRACE);
     let (sent, delivered, failed) = stopped_figures(&worker);
     eprintln!(
-        "e2e: SIGTERM at {DEVICES} msg/s: exit {code:?} after {took:?}; sent {sent}, delivered {delivered}, failed {failed}"
+        "e2e: SIGTERM at {half} msg/s: exit {code:?} after {took:?}; sent {sent}, delivered {delivered}, failed {failed}"
     );
     assert_eq!(code, Some(0), "a drained worker exits 0");
     assert!(took < GRACE / 3, "the drain took {took:?}");
     assert!(
-        sent >= 3 * u64::from(DEVICES),
+        sent >= 3 * u64::from(half),
         "it ran at full rate: {sent} sent"
     );
     assert_eq!(
@@ -89,7 +95,7 @@ pub async fn worker_sigterm_at_full_rate(e: &mut E2e) {
 
     // The successor carries on; once it runs at full rate, pausing drains it too, and the topic
     // must hold every reading of both exactly once, with no gap at the hand-over.
-    full_rate(e).await;
+    full_rate(e, 1, half).await;
     patch_spec(&e.cluster, "burst", r#"{"spec":{"paused":true}}"#);
     let sims = &e.sims;
     eventually("burst paused", Duration::from_secs(60), || async {
@@ -109,7 +115,7 @@ pub async fn worker_sigterm_at_full_rate(e: &mut E2e) {
 
     // Resumed: a second signal during the drain exits at once.
     patch_spec(&e.cluster, "burst", r#"{"spec":{"paused":false}}"#);
-    full_rate(e).await;
+    full_rate(e, 1, half).await;
     let kubelet = e.kubelet.as_ref().expect("the kubelet runs");
     let (code, took, _) = kubelet.stop(&pod, &["TERM", "INT"], Duration::from_secs(5));
     eprintln!("e2e: two signals: exit {code:?} after {took:?}");
