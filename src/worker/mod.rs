@@ -16,6 +16,7 @@ pub mod problem;
 pub mod producer;
 pub mod report;
 pub mod reshard;
+mod stopping;
 pub mod throughput;
 
 use std::sync::Arc;
@@ -130,22 +131,7 @@ pub async fn run(client: Client, config: WorkerConfig, shutdown: Shutdown) -> an
             }
         }
     }
-    tracing::info!(shard = index, "stopping: flushing the producer");
-    // Stopping releases every device this shard still owns at one cut, as a re-shard does, so
-    // a restart under the same count resumes them exactly there (see `own_release`).
-    let mut cut = None;
-    if let Some(p) = worker.producer.as_ref().filter(|p| p.shards > index) {
-        worker.previous_count = p.shards;
-        let cut_ns = p.fleet.release_for(0).await;
-        cut = Some(i128::from(p.t0_ms) * 1_000_000 + i128::from(cut_ns) + 1);
-    }
-    worker.stop_producer().await;
-    if cut.is_some() {
-        worker.released_at_ns = cut;
-    }
-    worker.reported_count = 0;
-    worker.stopped = true;
-    worker.report().await;
+    worker.finish().await;
     Ok(())
 }
 
@@ -357,36 +343,6 @@ impl Worker {
         self.failure = None;
         self.producer = Some(producer);
         Ok(())
-    }
-
-    async fn stop_producer(&mut self) {
-        let Some(p) = self.producer.take() else {
-            return;
-        };
-        self.metrics.set_ready(false);
-        let stopped = p.stop().await;
-        let snapshot = stopped.snapshot;
-        // What the producer did since the last report counts too.
-        self.metrics.record(&Observed {
-            report: &Report::between(&self.previous.unwrap_or(snapshot), snapshot),
-            sink: &stopped.sink,
-            lag_ns: &stopped.lag_ns,
-            devices: 0,
-            buffer_limit: stopped.buffer_limit,
-            new_producer: self.previous.is_none(),
-        });
-        // No reading due after this instant came from this producer.
-        self.released_at_ns = Some(i128::from(unix_now_ms() + 1) * 1_000_000);
-        self.reporter.retire(&snapshot);
-        tracing::info!(
-            shard = self.index,
-            sent = snapshot.sent,
-            delivered = snapshot.delivered,
-            failed = snapshot.failed,
-            "producer stopped and flushed"
-        );
-        self.last_failed = 0;
-        self.previous = None;
     }
 
     async fn report(&mut self) {
