@@ -232,9 +232,7 @@ impl Worker {
         }
         if let Some(p) = &self.producer {
             self.previous_count = p.shards;
-            let cut_ns = p.fleet.release_for(want.shards).await;
-            // The first instant after the cut: new owners start exactly there.
-            self.released_at_ns = Some(i128::from(p.t0_ms) * 1_000_000 + i128::from(cut_ns) + 1);
+            self.released_at_ns = Some(p.release_for(want.shards).await);
         } else if want.shards > 0 {
             self.start_producer(want, want.shards).await?;
         }

@@ -48,6 +48,13 @@ pub struct Stopped {
 }
 
 impl Producer {
+    /// Lets go of every device the shard loses going to `shards` shards (0: all of them) at
+    /// one cut; returns the first instant (Unix ns) after it, where their new owners start.
+    pub async fn release_for(&self, shards: u32) -> i128 {
+        let cut_ns = self.fleet.release_for(shards).await;
+        i128::from(self.t0_ms) * 1_000_000 + i128::from(cut_ns) + 1
+    }
+
     /// Starts shard `index` of `desired` under `shards` shards (owning no device yet: the
     /// caller takes devices over), once a broker answers.
     pub async fn start(

@@ -14,8 +14,7 @@ impl Worker {
         let mut cut = None;
         if let Some(p) = self.producer.as_ref().filter(|p| p.shards > self.index) {
             self.previous_count = p.shards;
-            let cut_ns = p.fleet.release_for(0).await;
-            cut = Some(i128::from(p.t0_ms) * 1_000_000 + i128::from(cut_ns) + 1);
+            cut = Some(p.release_for(0).await);
         }
         self.stop_producer().await;
         if cut.is_some() {
