@@ -1,5 +1,6 @@
 //! The `devsim` subcommands.
 
+mod bench;
 mod broker;
 mod cluster;
 mod crd;
@@ -59,6 +60,8 @@ pub enum LogFormat {
 pub enum Command {
     /// Run every shard of a simulation in this process.
     Run(run::RunArgs),
+    /// Measure how fast one replica of a simulation can produce to given brokers.
+    Bench(bench::BenchArgs),
     /// Run an embedded Kafka (librdkafka's mock cluster) until stopped.
     Broker(broker::BrokerArgs),
     /// Consume a topic and check every device's stream.
@@ -90,6 +93,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Crd(args) => crd::print(&args),
         Command::Run(args) => with_runtime(|| run::run(args, Shutdown::on_signals())),
         Command::Broker(args) => with_runtime(|| broker::run(args, Shutdown::on_signals())),
+        Command::Bench(args) => with_runtime(|| bench::run(args, Shutdown::on_signals())),
         // verify only reads: Ctrl-C ends it the ordinary way, with nothing to drain.
         Command::Verify(args) => with_runtime(|| verify::run(args)),
         Command::Operator(args) => {

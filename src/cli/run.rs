@@ -126,6 +126,19 @@ async fn run_steps(args: RunArgs, shutdown: Shutdown) -> Result<u8, u8> {
     Ok(code)
 }
 
+/// Reads and validates a simulation file; an `Err` is the exit code, the problem printed.
+pub(super) fn read_simulation(file: &std::path::Path) -> Result<(SimulationPlan, KafkaPlan), u8> {
+    let sim = config::load_file(file)
+        .and_then(|sim| config::validate(&sim))
+        .map_err(|e| {
+            fail(
+                EXIT_INVALID,
+                format!("{}: invalid simulation:\n{e}", file.display()),
+            )
+        })?;
+    Ok((sim.plan, sim.kafka))
+}
+
 /// Prints an error and gives the exit code to return.
 fn fail(code: u8, message: String) -> u8 {
     eprintln!("error: {message}");
@@ -134,15 +147,7 @@ fn fail(code: u8, message: String) -> u8 {
 
 /// Reads and validates the file, then applies the flags that override it.
 fn load(args: &RunArgs) -> Result<(SimulationPlan, KafkaPlan), u8> {
-    let sim = config::load_file(&args.file)
-        .and_then(|sim| config::validate(&sim))
-        .map_err(|e| {
-            fail(
-                EXIT_INVALID,
-                format!("{}: invalid simulation:\n{e}", args.file.display()),
-            )
-        })?;
-    let (mut plan, kafka) = (sim.plan, sim.kafka);
+    let (mut plan, kafka) = read_simulation(&args.file)?;
     if let Some(d) = &args.duration {
         if d.get().is_zero() {
             return Err(fail(

@@ -5,6 +5,7 @@ mod config;
 mod credentials;
 mod embedded;
 mod fault;
+mod pump;
 mod relay;
 mod repeats;
 mod sink;

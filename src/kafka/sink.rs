@@ -9,12 +9,13 @@ use rdkafka::ClientContext;
 use rdkafka::Message;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::DeliveryResult;
-use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
 use rdkafka::statistics::Statistics;
 
 use super::config::{MESSAGE_OVERHEAD_BYTES, producer_config};
 use super::credentials::Credentials;
 use super::fault::{FailReason, client_error_cause, delivery_error_cause};
+use super::pump::{self, DeliveryPump};
 use super::repeats::{REPEAT_PERIOD, Repeat, RepeatLimiter};
 use super::statistics::ClientFigures;
 use crate::engine::plan::KafkaPlan;
@@ -123,6 +124,11 @@ impl SinkStats {
             .lock()
             .expect("fault lock is never poisoned")
             .clone()
+    }
+
+    /// Delivery reports served so far, successes and failures.
+    fn reports_served(&self) -> u64 {
+        self.delivered.load(Ordering::Relaxed) + self.failed.load(Ordering::Relaxed)
     }
 
     /// What [`Health`](crate::runtime::health::Health) needs to judge the producer, from the
@@ -260,8 +266,9 @@ impl ProducerContext for SinkContext {
                 self.stats
                     .delivered_bytes
                     .fetch_add(bytes as u64, Ordering::Relaxed);
-                self.stats.delivered_at(Instant::now());
-                let now_us = self.epoch.elapsed().as_micros() as u64;
+                let now = Instant::now();
+                self.stats.delivered_at(now);
+                let now_us = now.saturating_duration_since(self.epoch).as_micros() as u64;
                 let latency = now_us.saturating_sub(sent_at_us as u64).max(1);
                 let _ = self
                     .stats
@@ -286,7 +293,9 @@ impl ProducerContext for SinkContext {
 
 /// Produces messages to one topic.
 pub struct KafkaSink {
-    producer: ThreadedProducer<SinkContext>,
+    producer: Arc<BaseProducer<SinkContext>>,
+    /// Serves delivery reports while no producer task does; stopped when the sink goes.
+    _pump: DeliveryPump,
     topic: String,
     stats: Arc<SinkStats>,
     epoch: Instant,
@@ -296,8 +305,14 @@ pub struct KafkaSink {
 
 /// Why the producer could not be created.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot create the Kafka producer: {0}")]
-pub struct SinkError(#[from] KafkaError);
+pub enum SinkError {
+    /// librdkafka refused the settings.
+    #[error("cannot create the Kafka producer: {0}")]
+    Client(#[from] KafkaError),
+    /// The thread that serves delivery reports could not start.
+    #[error("cannot create the Kafka producer: cannot start its delivery thread: {0}")]
+    Thread(#[from] std::io::Error),
+}
 
 impl KafkaSink {
     /// A producer for `plan`'s topic on `bootstrap_servers`, with the secrets `plan`'s security
@@ -316,10 +331,15 @@ impl KafkaSink {
             epoch,
             repeats: RepeatLimiter::new(REPEAT_PERIOD),
         };
-        let producer = producer_config(plan, bootstrap_servers, client_id, credentials)
-            .create_with_context(context)?;
+        let producer: Arc<BaseProducer<SinkContext>> = Arc::new(
+            producer_config(plan, bootstrap_servers, client_id, credentials)
+                .create_with_context(context)?,
+        );
+        let served = Arc::clone(&stats);
+        let pump = DeliveryPump::start(Arc::clone(&producer), move || served.reports_served())?;
         Ok(Self {
             producer,
+            _pump: pump,
             topic: plan.topic.clone(),
             stats,
             epoch,
@@ -408,6 +428,10 @@ impl MessageSink for KafkaSink {
 
     fn delivered(&self) -> u64 {
         self.stats.delivered.load(Ordering::Relaxed)
+    }
+
+    fn serve_deliveries(&self) {
+        pump::serve(&self.producer, || self.stats.reports_served());
     }
 
     fn failed(&self) -> u64 {

@@ -40,4 +40,8 @@ pub trait MessageSink: Send + Sync + 'static {
     fn delivered(&self) -> u64;
     /// Messages whose delivery failed so far.
     fn failed(&self) -> u64;
+    /// Handles the delivery reports waiting, without waiting for more. Producer tasks call it
+    /// between batches, so that messages are released on the thread that made them; a sink
+    /// that needs no serving does nothing.
+    fn serve_deliveries(&self) {}
 }

@@ -279,6 +279,7 @@ pub async fn run_task<S: MessageSink>(mut worker: DeviceWorker, context: TaskCon
             last_poll_ns = clock.now_ns();
             Some(producer.poll(&mut worker, last_poll_ns, budget))
         };
+        sink.serve_deliveries();
         let counts = worker.counts();
         let produced = counts.sent + counts.dropped + counts.rejected
             - (published.sent + published.dropped + published.rejected);
