@@ -161,6 +161,23 @@ const CASES: &[(&[&str], &[&str])] = &[
         &["--pod-name"],
     ),
     (
+        &["bench", "-f", "SIM", "--rounds", "0"],
+        &["--rounds", "1..=20"],
+    ),
+    (
+        &["bench", "-f", "SIM", "--duration", "500ms"],
+        &["--duration", "1s or more"],
+    ),
+    (
+        &["bench", "-f", "SIM", "--duration", "5parsecs"],
+        &["--duration", "ns, us, ms, s, m or h"],
+    ),
+    (
+        &["bench", "-f", "SIM", "--secrets-dir", "/nonexistent"],
+        &["--secrets-dir", "not a directory"],
+    ),
+    (&["bench", "--rounds", "2"], &["--file"]),
+    (
         &["broker", "--partitions", "0"],
         &["--partitions", "1..=1000"],
     ),

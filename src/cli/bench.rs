@@ -11,7 +11,7 @@ use clap::Args;
 use super::{EXIT_FAILED, EXIT_INVALID, EXIT_OK};
 use crate::bench::report::{self, PLANNED_LOAD};
 use crate::bench::{BenchConfig, Mode, PhaseResult, run_bench};
-use crate::kafka::resolve_credentials;
+use crate::kafka::{KafkaSink, resolve_credentials};
 use crate::shutdown::Shutdown;
 
 /// Mock brokers of the embedded Kafka, as `devsim run` starts them.
@@ -34,8 +34,8 @@ pub struct BenchArgs {
     /// create topics on first use).
     #[arg(long)]
     pub topic: Option<String>,
-    /// Length of each phase.
-    #[arg(long, default_value = "10s")]
+    /// Length of each phase, 1s or more.
+    #[arg(long, default_value = "10s", value_parser = phase_length)]
     pub duration: crate::crd::Duration,
     /// Rounds of (raw, pipeline) phases, run alternately.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=20))]
@@ -57,9 +57,6 @@ async fn bench_steps(args: BenchArgs, shutdown: Shutdown) -> Result<u8, u8> {
     if let Some(topic) = &args.topic {
         kafka.topic.clone_from(topic);
     }
-    if args.duration.get() < Duration::from_secs(1) {
-        return Err(fail(EXIT_INVALID, "--duration: must be 1s or more".into()));
-    }
     let credentials = resolve_credentials(&kafka.security, args.secrets_dir.as_deref())
         .map_err(|e| fail(EXIT_INVALID, e.to_string()))?;
     let (brokers, embedded) = match args.brokers.clone().or(kafka.bootstrap_servers.clone()) {
@@ -78,6 +75,15 @@ async fn bench_steps(args: BenchArgs, shutdown: Shutdown) -> Result<u8, u8> {
             (broker.address.clone(), Some(broker))
         }
     };
+    let probe =
+        KafkaSink::new(&kafka, &brokers, "devsim-bench-probe", &credentials).map_err(|e| {
+            fail(
+                EXIT_INVALID,
+                format!("{e} (check spec.kafka.properties and spec.kafka.security)"),
+            )
+        })?;
+    super::run::check_reachable(&probe, &brokers)?;
+    drop(probe);
     let config = BenchConfig {
         plan,
         kafka,
@@ -167,6 +173,17 @@ fn print_conclusion(config: &BenchConfig, results: &[PhaseResult]) {
         plan.replicas,
         1e6 / pipeline.cpu_per_message_us.max(1e-9)
     );
+}
+
+/// A `--duration` value: a duration of 1s or more.
+fn phase_length(text: &str) -> Result<crate::crd::Duration, String> {
+    let duration: crate::crd::Duration = text.parse().map_err(|e| format!("{e}"))?;
+    if duration.get() < Duration::from_secs(1) {
+        return Err(
+            "must be 1s or more: a phase shorter than that measures start-up, not a rate".into(),
+        );
+    }
+    Ok(duration)
 }
 
 fn fail(code: u8, message: String) -> u8 {

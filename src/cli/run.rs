@@ -214,7 +214,15 @@ fn connect(
             format!("{e} (check spec.kafka.properties and spec.kafka.security)"),
         )
     })?;
+    check_reachable(&sink, &brokers)?;
+    Ok((Arc::new(sink), embedded, brokers))
+}
+
+/// Asks `brokers` for the topic's metadata through `sink`; an `Err` is the exit code, the
+/// reason printed: librdkafka's words for refused credentials or TLS, else unreachable.
+pub(super) fn check_reachable(sink: &KafkaSink, brokers: &str) -> Result<(), u8> {
     sink.check_reachable(Duration::from_secs(10))
+        .map(|_| ())
         .map_err(|e| match sink.refusal() {
             Some(reason) => fail(
                 EXIT_FAILED,
@@ -224,8 +232,7 @@ fn connect(
                 EXIT_FAILED,
                 format!("Kafka at {brokers} is unreachable: {e}"),
             ),
-        })?;
-    Ok((Arc::new(sink), embedded, brokers))
+        })
 }
 
 /// Reports every `report_every` seconds (live lines unless 0) until every task is done or a

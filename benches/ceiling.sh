@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# The honest ceiling: devsim's full pipeline against the raw producer (librdkafka handed
+# pre-built messages: `devsim bench`'s raw mode) and against kcat -P from a file, run A B C A B C
+# ... in one go, each against a `devsim broker` in a process of its own, for several producer
+# settings and both encodings. Prints a markdown table of medians and spreads.
+#
+# Usage: benches/ceiling.sh [ROUNDS [SECONDS]]   (defaults 3 and 10)
+# Needs a release build (cargo build --release) and kcat (Debian's package, installed if
+# missing). kcat runs for JSON only: it reads messages one per line, and protobuf values hold
+# arbitrary bytes. Scratch files go to a temporary folder, removed at the end.
+set -euo pipefail
+rounds="${1:-3}"
+seconds="${2:-10}"
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+devsim="$repo/target/release/devsim"
+[ -x "$devsim" ] || { echo "build it first: cargo build --release" >&2; exit 2; }
+command -v kcat >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat >&2
+work="$(mktemp -d)"
+broker_pid=""
+trap '[ -n "$broker_pid" ] && kill "$broker_pid" 2>/dev/null; rm -rf "$work"' EXIT
+
+start_broker() {
+  rm -f "$work/address"
+  "$devsim" broker --topic ceiling --partitions 12 --address-file "$work/address" >/dev/null 2>&1 &
+  broker_pid=$!
+  while [ ! -s "$work/address" ]; do sleep 0.1; done
+  brokers="$(cat "$work/address")"
+}
+stop_broker() { kill "$broker_pid"; wait "$broker_pid" 2>/dev/null || true; broker_pid=""; }
+
+# simulation ENCODING COMPRESSION ACKS IDEMPOTENCE: examples/throughput.yaml's fleet with them.
+simulation() {
+  cat <<YAML
+apiVersion: devsim.io/v1alpha1
+kind: DeviceSimulation
+metadata:
+  name: ceiling
+spec:
+  devices: 100000
+  interval: 10ms
+  anomalyRate: 0.01
+  encoding: $1
+  overflow: block
+  kafka:
+    topic: ceiling
+    partitions: 12
+    compression: $2
+    acks: "$3"
+    idempotence: $4
+    linger: 5ms
+YAML
+}
+
+# kcat's input: real JSON readings of the simulation, key TAB value per line, repeated to about
+# 1.5 M messages a second of a phase (so that kcat never runs dry), read from the page cache.
+make_kcat_input() {
+  simulation json none 1 false > "$work/sample.yaml"
+  start_broker
+  "$devsim" run -f "$work/sample.yaml" --brokers "$brokers" --duration 1s --report-every 0 >/dev/null
+  kcat -C -b "$brokers" -t ceiling -o beginning -e -q -f '%k\t%s\n' 2>/dev/null \
+    | awk -F'\t' 'NF == 2' | head -n 200000 > "$work/sample.txt"
+  stop_broker
+  local copies=$(( (1500000 * seconds + 199999) / 200000 ))
+  for _ in $(seq "$copies"); do cat "$work/sample.txt"; done > "$work/kcat-input.txt"
+  kcat_messages="$(wc -l < "$work/kcat-input.txt")"
+}
+
+# One kcat phase: prints "msg/s cpu-µs-per-message".
+kcat_phase() {
+  local codec="$1" acks="$2" idempotence="$3"
+  /usr/bin/env time -f "%e %U %S" -o "$work/kcat.time" kcat -P -b "$brokers" -t ceiling -K$'\t' \
+    -z "$codec" -X acks="$([ "$acks" = all ] && echo -1 || echo "$acks")" \
+    -X enable.idempotence="$idempotence" -X linger.ms=5 -X partitioner=fnv1a \
+    -X queue.buffering.max.kbytes=32768 -X queue.buffering.max.messages=131072 \
+    -l "$work/kcat-input.txt"
+  read -r wall user system < "$work/kcat.time"
+  awk -v n="$kcat_messages" -v w="$wall" -v u="$user" -v s="$system" \
+    'BEGIN { printf "%.0f %.2f\n", n / w, (u + s) * 1e6 / n }'
+}
+
+median_spread() { # values on stdin -> "median (min-max)"
+  sort -g | awk '{ v[NR] = $1 } END {
+    m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+    printf "%.0f (%.0f-%.0f)", m, v[1], v[NR] }'
+}
+median() { sort -g | awk '{ v[NR] = $1 } END { printf "%.2f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+make_kcat_input
+echo "| encoding | compression / acks | producer | msg/s median (min-max) | CPU µs a message | pipeline / this |"
+echo "|---|---|---|---|---|---|"
+for setting in "none 1 false" "lz4 1 false" "zstd all true"; do
+  read -r codec acks idempotence <<< "$setting"
+  for encoding in json protobuf; do
+    simulation "$encoding" "$codec" "$acks" "$idempotence" > "$work/sim.yaml"
+    start_broker
+    : > "$work/raw"; : > "$work/pipeline"; : > "$work/kcat"
+    for _ in $(seq "$rounds"); do
+      [ "$encoding" = json ] && kcat_phase "$codec" "$acks" "$idempotence" >> "$work/kcat"
+      "$devsim" bench -f "$work/sim.yaml" --brokers "$brokers" --duration "${seconds}s" --rounds 1 \
+        | awk '$2 == "raw" || $2 == "pipeline" { print $3, $6 >> ("'"$work"'/" $2) }'
+    done
+    stop_broker
+    pipeline_rate="$(cut -d' ' -f1 "$work/pipeline" | median)"
+    for producer in kcat raw pipeline; do
+      [ -s "$work/$producer" ] || continue
+      rate="$(cut -d' ' -f1 "$work/$producer" | median_spread)"
+      cpu="$(cut -d' ' -f2 "$work/$producer" | median)"
+      ratio="$(cut -d' ' -f1 "$work/$producer" | median | awk -v p="$pipeline_rate" '{ printf "%.2f", p / $1 }')"
+      echo "| $encoding | $codec / acks=$acks$([ "$idempotence" = true ] && echo ' + idempotence') | $producer | $rate | $cpu | $ratio |"
+    done
+  done
+done
