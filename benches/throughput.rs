@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use devsim::config::{parse_simulation, validate};
 use devsim::engine::encode::Encoder;
 use devsim::engine::worker::{Delivery, DeviceWorker};
-use devsim::runtime::{Fleet, FleetConfig, MessageSink, unix_now_ms};
+use devsim::runtime::MessageSink;
 
 const SPEC: &str = "apiVersion: devsim.io/v1alpha1
 kind: DeviceSimulation
@@ -118,33 +118,15 @@ fn engine_cost_ns(
     start.elapsed().as_nanos() as f64 / produced as f64
 }
 
-/// The full pipeline for `phase`: returns messages per second including the final flush.
-async fn pipeline<S: MessageSink>(
+/// The whole fleet on Tokio into `sink` for `phase`: messages per second.
+async fn pipeline(
     plan: &Arc<devsim::engine::plan::SimulationPlan>,
-    sink: Arc<S>,
+    sink: Arc<NullSink>,
     phase: Duration,
 ) -> f64 {
-    let t0 = unix_now_ms() + devsim::runtime::startup_allowance(plan.devices).as_millis() as i64;
-    let fleet = Fleet::start(
-        &FleetConfig {
-            plan: Arc::clone(plan),
-            shards: vec![0],
-            unix_t0_ms: t0,
-            unix_start_ms: t0,
-            exit_when_done: true,
-            idle: false,
-        },
-        Arc::clone(&sink),
-    );
-    tokio::time::sleep(devsim::runtime::startup_allowance(plan.devices)).await;
-    let start = Instant::now();
-    let before = fleet.snapshot(sink.as_ref()).sent;
-    tokio::time::sleep(phase).await;
-    fleet.stop();
-    let mut fleet = fleet;
-    fleet.join().await;
-    let sent = fleet.snapshot(sink.as_ref()).sent - before;
-    let sink2 = Arc::clone(&sink);
-    let _ = tokio::task::spawn_blocking(move || sink2.flush(Duration::from_secs(30))).await;
-    sent as f64 / start.elapsed().as_secs_f64()
+    let (before, start) = devsim::bench::pipeline::produce_pipeline(plan, &sink, phase, || {
+        (sink.delivered(), Instant::now())
+    })
+    .await;
+    (sink.delivered() - before) as f64 / start.elapsed().as_secs_f64()
 }

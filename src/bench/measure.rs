@@ -16,14 +16,7 @@ pub fn cpu_seconds(pid: u32) -> Option<f64> {
 
 /// Resident memory of process `pid` now, in bytes.
 pub fn resident_bytes(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kib: u64 = line["VmRSS:".len()..]
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()?;
-    Some(kib * 1024)
+    crate::metrics::status_bytes(&pid.to_string(), "VmRSS:")
 }
 
 /// `utime + stime` of a `/proc/<pid>/stat` line. The command name may hold spaces and

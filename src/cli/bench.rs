@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 
+use super::setup::{check_reachable, embedded_can_serve, fail, read_simulation};
 use super::{EXIT_FAILED, EXIT_INVALID, EXIT_OK};
 use crate::bench::report::{self, PLANNED_LOAD};
 use crate::bench::{BenchConfig, Mode, PhaseResult, run_bench};
@@ -53,7 +54,7 @@ pub(super) async fn run(args: BenchArgs, shutdown: Shutdown) -> u8 {
 }
 
 async fn bench_steps(args: BenchArgs, shutdown: Shutdown) -> Result<u8, u8> {
-    let (plan, mut kafka) = super::run::read_simulation(&args.file)?;
+    let (plan, mut kafka) = read_simulation(&args.file)?;
     if let Some(topic) = &args.topic {
         kafka.topic.clone_from(topic);
     }
@@ -61,15 +62,8 @@ async fn bench_steps(args: BenchArgs, shutdown: Shutdown) -> Result<u8, u8> {
         .map_err(|e| fail(EXIT_INVALID, e.to_string()))?;
     let (brokers, embedded) = match args.brokers.clone().or(kafka.bootstrap_servers.clone()) {
         Some(brokers) => (brokers, None),
-        None if kafka.security.protocol != "plaintext" => {
-            return Err(fail(
-                EXIT_INVALID,
-                "spec.kafka.security: the embedded Kafka speaks PLAINTEXT only; give --brokers \
-                 or spec.kafka.bootstrapServers to reach a secured Kafka"
-                    .into(),
-            ));
-        }
         None => {
+            embedded_can_serve(&kafka)?;
             let broker = EmbeddedBroker::start(&kafka.topic, kafka.partitions)
                 .map_err(|e| fail(EXIT_FAILED, format!("embedded Kafka: {e}")))?;
             (broker.address.clone(), Some(broker))
@@ -82,7 +76,7 @@ async fn bench_steps(args: BenchArgs, shutdown: Shutdown) -> Result<u8, u8> {
                 format!("{e} (check spec.kafka.properties and spec.kafka.security)"),
             )
         })?;
-    super::run::check_reachable(&probe, &brokers)?;
+    check_reachable(&probe, &brokers)?;
     drop(probe);
     let config = BenchConfig {
         plan,
@@ -184,11 +178,6 @@ fn phase_length(text: &str) -> Result<crate::crd::Duration, String> {
         );
     }
     Ok(duration)
-}
-
-fn fail(code: u8, message: String) -> u8 {
-    eprintln!("error: {message}");
-    code
 }
 
 /// `devsim broker` in a child process: the brokers under test run apart from the producer, as

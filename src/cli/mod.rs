@@ -5,6 +5,7 @@ mod broker;
 mod cluster;
 mod crd;
 mod run;
+mod setup;
 mod verify;
 
 use std::process::ExitCode;

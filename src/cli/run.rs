@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use clap::Args;
 
+use super::setup::{check_reachable, embedded_can_serve, fail, read_simulation};
 use super::{EXIT_FAILED, EXIT_INVALID, EXIT_OK};
-use crate::config;
 use crate::engine::plan::{KafkaPlan, SimulationPlan};
 use crate::kafka::{EmbeddedKafka, KafkaSink, SinkStats, resolve_credentials};
 use crate::metrics::{self, Metrics};
@@ -126,25 +126,6 @@ async fn run_steps(args: RunArgs, shutdown: Shutdown) -> Result<u8, u8> {
     Ok(code)
 }
 
-/// Reads and validates a simulation file; an `Err` is the exit code, the problem printed.
-pub(super) fn read_simulation(file: &std::path::Path) -> Result<(SimulationPlan, KafkaPlan), u8> {
-    let sim = config::load_file(file)
-        .and_then(|sim| config::validate(&sim))
-        .map_err(|e| {
-            fail(
-                EXIT_INVALID,
-                format!("{}: invalid simulation:\n{e}", file.display()),
-            )
-        })?;
-    Ok((sim.plan, sim.kafka))
-}
-
-/// Prints an error and gives the exit code to return.
-fn fail(code: u8, message: String) -> u8 {
-    eprintln!("error: {message}");
-    code
-}
-
 /// Reads and validates the file, then applies the flags that override it.
 fn load(args: &RunArgs) -> Result<(SimulationPlan, KafkaPlan), u8> {
     let (mut plan, kafka) = read_simulation(&args.file)?;
@@ -180,15 +161,8 @@ fn connect(
         .or_else(|| kafka.bootstrap_servers.clone())
     {
         Some(brokers) => brokers,
-        None if kafka.security.protocol != "plaintext" => {
-            return Err(fail(
-                EXIT_INVALID,
-                "spec.kafka.security: the embedded Kafka speaks PLAINTEXT only; give --brokers \
-                 or spec.kafka.bootstrapServers to reach a secured Kafka"
-                    .into(),
-            ));
-        }
         None => {
+            embedded_can_serve(kafka)?;
             let cluster = EmbeddedKafka::start(EMBEDDED_BROKERS, &kafka.topic, kafka.partitions)
                 .map_err(|e| fail(EXIT_FAILED, e.to_string()))?;
             let brokers = cluster.bootstrap_servers().to_owned();
@@ -216,23 +190,6 @@ fn connect(
     })?;
     check_reachable(&sink, &brokers)?;
     Ok((Arc::new(sink), embedded, brokers))
-}
-
-/// Asks `brokers` for the topic's metadata through `sink`; an `Err` is the exit code, the
-/// reason printed: librdkafka's words for refused credentials or TLS, else unreachable.
-pub(super) fn check_reachable(sink: &KafkaSink, brokers: &str) -> Result<(), u8> {
-    sink.check_reachable(Duration::from_secs(10))
-        .map(|_| ())
-        .map_err(|e| match sink.refusal() {
-            Some(reason) => fail(
-                EXIT_FAILED,
-                format!("Kafka at {brokers} refused the connection: {reason}"),
-            ),
-            None => fail(
-                EXIT_FAILED,
-                format!("Kafka at {brokers} is unreachable: {e}"),
-            ),
-        })
 }
 
 /// Reports every `report_every` seconds (live lines unless 0) until every task is done or a

@@ -26,7 +26,7 @@ use crate::runtime::Report;
 pub use catalog::{FAMILIES, Family, Kind, Served};
 pub use histogram::{BucketHistogram, SinceLast};
 pub use serve::{AdminState, render_registry, serve};
-pub use system::{memory_limit_bytes, peak_resident_memory_bytes};
+pub use system::{memory_limit_bytes, peak_resident_memory_bytes, status_bytes};
 
 /// What one report period observed of the producer.
 pub struct Observed<'a> {

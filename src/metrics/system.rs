@@ -3,9 +3,15 @@
 
 /// Peak resident set size of this process (Linux only).
 pub fn peak_resident_memory_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line["VmHWM:".len()..]
+    status_bytes("self", "VmHWM:")
+}
+
+/// A memory figure of `/proc/<pid>/status` (`pid` a number or `self`), such as `VmRSS:`, in
+/// bytes; `None` where that file or line cannot be read (not Linux, the process gone).
+pub fn status_bytes(pid: &str, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    let kib: u64 = line[field.len()..]
         .split_whitespace()
         .next()?
         .parse()
