@@ -34,7 +34,7 @@ fn parse_cpu_ticks(stat: &str) -> Option<u64> {
 #[derive(Clone, Copy, Debug)]
 pub struct CpuMeter {
     pid: u32,
-    cpu_at_start: f64,
+    cpu_at_start: Option<f64>,
     started: Instant,
 }
 
@@ -43,14 +43,18 @@ impl CpuMeter {
     pub fn start(pid: u32) -> Self {
         Self {
             pid,
-            cpu_at_start: cpu_seconds(pid).unwrap_or(0.0),
+            cpu_at_start: cpu_seconds(pid),
             started: Instant::now(),
         }
     }
 
-    /// CPU seconds used since the start, and the wall-clock seconds elapsed.
+    /// CPU seconds used since the start (0 where `/proc` could not be read at either end,
+    /// rather than a whole lifetime's), and the wall-clock seconds elapsed.
     pub fn read(&self) -> (f64, f64) {
-        let cpu = cpu_seconds(self.pid).map_or(0.0, |now| (now - self.cpu_at_start).max(0.0));
+        let cpu = match (self.cpu_at_start, cpu_seconds(self.pid)) {
+            (Some(start), Some(now)) => (now - start).max(0.0),
+            _ => 0.0,
+        };
         (cpu, self.started.elapsed().as_secs_f64())
     }
 }

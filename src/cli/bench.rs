@@ -65,6 +65,7 @@ async fn bench_steps(args: BenchArgs, shutdown: Shutdown) -> Result<u8, u8> {
         None => {
             embedded_can_serve(&kafka)?;
             let broker = EmbeddedBroker::start(&kafka.topic, kafka.partitions)
+                .await
                 .map_err(|e| fail(EXIT_FAILED, format!("embedded Kafka: {e}")))?;
             (broker.address.clone(), Some(broker))
         }
@@ -189,7 +190,8 @@ struct EmbeddedBroker {
 }
 
 impl EmbeddedBroker {
-    fn start(topic: &str, partitions: u32) -> Result<Self, String> {
+    /// Starts the child and waits for its address, without holding up the runtime's threads.
+    async fn start(topic: &str, partitions: u32) -> Result<Self, String> {
         let file =
             std::env::temp_dir().join(format!("devsim-bench-{}.address", std::process::id()));
         let _ = std::fs::remove_file(&file);
@@ -223,7 +225,7 @@ impl EmbeddedBroker {
             if let Ok(Some(status)) = broker.child.try_wait() {
                 return Err(format!("devsim broker exited: {status}"));
             }
-            std::thread::sleep(Duration::from_millis(50));
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 }
