@@ -23,7 +23,18 @@ stage="$(mktemp -d)"
 trap 'rm -rf "$stage"' EXIT
 
 echo "== the binary (cargo build --release --locked --bin devsim)" >&2
-(cd "$repo" && cargo build --release --locked --bin devsim >&2)
+# Run from a test, this script inherits what `cargo test` gives a test process (OUT_DIR,
+# CARGO_PKG_*, CARGO_MANIFEST_DIR, its library path). Build scripts such as ring's watch some of
+# those, so with them the same command rebuilds ring and all above it (rustls, kube, devsim):
+# minutes, on every call. Without them it finds the binary `.ci/run` built before the tests.
+scrub=(-u OUT_DIR)
+for var in $(compgen -e); do
+  case "$var" in
+    CARGO_PKG_* | CARGO_MANIFEST_* | CARGO_BIN_EXE_* | CARGO_CRATE_NAME | CARGO_PRIMARY_PACKAGE | RUST_RECURSION_COUNT) scrub+=(-u "$var") ;;
+  esac
+done
+[ -z "${CARGO_MANIFEST_DIR:-}" ] || scrub+=(-u LD_LIBRARY_PATH)
+(cd "$repo" && env "${scrub[@]}" cargo build --release --locked --bin devsim >&2)
 mkdir -p "$stage/build/src/target/release" "$stage/empty"
 strip -o "$stage/build/src/target/release/devsim" "$repo/target/release/devsim"
 
