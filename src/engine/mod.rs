@@ -5,6 +5,7 @@
 
 pub mod device;
 pub mod encode;
+pub mod footprint;
 pub mod plan;
 pub mod reading;
 pub mod rng;

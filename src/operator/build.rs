@@ -178,11 +178,7 @@ pub fn stateful_set(sim: &DeviceSimulation, replicas: u32, config: &BuildConfig)
         }]),
         readiness_probe: Some(probe("/readyz")),
         liveness_probe: Some(probe("/healthz")),
-        resources: sim
-            .spec
-            .worker_resources
-            .clone()
-            .or_else(|| config.worker_resources.clone()),
+        resources: worker_resources(sim, config).cloned(),
         security_context: Some(config.worker_security_context.clone()),
         ..Container::default()
     };
@@ -220,6 +216,26 @@ pub fn stateful_set(sim: &DeviceSimulation, replicas: u32, config: &BuildConfig)
         }),
         status: None,
     }
+}
+
+/// Resources of `sim`'s worker container: its own `workerResources`, else the operator's.
+fn worker_resources<'a>(
+    sim: &'a DeviceSimulation,
+    config: &'a BuildConfig,
+) -> Option<&'a ResourceRequirements> {
+    sim.spec
+        .worker_resources
+        .as_ref()
+        .or(config.worker_resources.as_ref())
+}
+
+/// Bytes of memory a worker container of `sim` may use (the limit of its resources), if any.
+pub fn worker_memory_limit(sim: &DeviceSimulation, config: &BuildConfig) -> Option<f64> {
+    let limit = worker_resources(sim, config)?
+        .limits
+        .as_ref()?
+        .get("memory")?;
+    crate::crd::quantity::parse_quantity(&limit.0).ok()
 }
 
 /// The headless Service through which the workers' metrics are scraped.

@@ -18,7 +18,7 @@ use serde_json::json;
 
 use super::Context;
 use super::access::{role, role_binding, service_account};
-use super::build::{service, stateful_set, workers_name};
+use super::build::{service, stateful_set, worker_memory_limit, workers_name};
 use super::error::{Error, kube};
 use super::status::{Decision, Observed, Severity, Trigger, decide, workers_rejected};
 use crate::config::{self, ConfigError, FieldError, ValidatedSimulation};
@@ -57,6 +57,7 @@ async fn reconcile_inner(sim: &DeviceSimulation, ctx: &Context) -> Result<Action
         .map_err(kube("reading the StatefulSet"))?;
     let mut observed = observe(existing.as_ref());
     observed.worker_exits = worker_exits(&ctx.worker_pods, sim);
+    observed.worker_memory_limit = worker_memory_limit(sim, &ctx.build);
 
     // Validate: checks the schema cannot express. An invalid spec is reported, not retried.
     let validated = validate(sim);
@@ -238,6 +239,7 @@ fn observe(set: Option<&StatefulSet>) -> Observed {
             .and_then(|s| s.ready_replicas)
             .map_or(0, |r| r.max(0) as u32),
         worker_exits: Vec::new(),
+        worker_memory_limit: None,
     }
 }
 

@@ -6,6 +6,7 @@
 //! - [`epoch`]: the schedule epoch the workers follow;
 //! - [`totals`]: totals, retired figures, entries to prune, message rate, shard errors;
 //! - [`conditions`]: the conditions with their transition times, and Degraded;
+//! - [`memory`]: MemoryFits, whether each worker's share fits its memory limit;
 //! - [`exits`]: workers the kubelet saw killed (OOM) or crash-looping, which Degraded names;
 //! - [`events`]: the transitions to publish as Events.
 
@@ -13,6 +14,7 @@ pub mod conditions;
 pub mod epoch;
 pub mod events;
 pub mod exits;
+pub mod memory;
 pub mod phase;
 pub mod totals;
 
@@ -37,6 +39,9 @@ pub struct Observed {
     pub sts_ready_replicas: u32,
     /// How worker containers last ended, from their pods.
     pub worker_exits: Vec<exits::WorkerExit>,
+    /// Bytes of memory each worker container may use: the limit of the simulation's
+    /// `workerResources`, else of the operator's default; `None` when neither sets one.
+    pub worker_memory_limit: Option<f64>,
 }
 
 /// Severity of an event.
@@ -134,7 +139,7 @@ pub fn decide(
         observed,
         fold.totals.messages_sent,
     );
-    let conditions = vec![
+    let mut conditions = vec![
         condition(
             &previous.conditions,
             "Ready",
@@ -151,6 +156,17 @@ pub fn decide(
         ),
         condition(&previous.conditions, "Degraded", degraded, generation, now),
     ];
+    // Only a valid spec has a footprint to weigh.
+    if let Ok(plan) = plan {
+        let fits = memory::memory_fits(sim, plan, observed.worker_memory_limit);
+        conditions.push(condition(
+            &previous.conditions,
+            "MemoryFits",
+            fits,
+            generation,
+            now,
+        ));
+    }
     let status = DeviceSimulationStatus {
         phase: Some(outcome.phase),
         conditions,

@@ -32,6 +32,7 @@ pub fn ready(n: u32) -> Observed {
         sts_replicas: n,
         sts_ready_replicas: n,
         worker_exits: Vec::new(),
+        worker_memory_limit: None,
     }
 }
 
@@ -71,7 +72,7 @@ fn a_new_simulation_gets_a_full_status_for_its_generation() {
         .iter()
         .map(|c| c.type_.as_str())
         .collect();
-    assert_eq!(types, ["Ready", "Progressing", "Degraded"]);
+    assert_eq!(types, ["Ready", "Progressing", "Degraded", "MemoryFits"]);
     assert!(
         d.status
             .conditions
@@ -127,6 +128,7 @@ fn a_pending_simulation_whose_worker_cannot_reach_kafka_is_degraded_at_once() {
         sts_replicas: 2,
         sts_ready_replicas: 0,
         worker_exits: Vec::new(),
+        worker_memory_limit: None,
     };
     let d = decide_now(&sim("", Some(status)), &not_ready);
     assert_eq!(d.status.phase, Some(Phase::Pending));
@@ -193,6 +195,7 @@ fn a_running_simulation_missing_a_worker_is_degraded() {
         sts_replicas: 2,
         sts_ready_replicas: 1,
         worker_exits: Vec::new(),
+        worker_memory_limit: None,
     };
     let d = decide_now(&sim("", Some(status)), &observed);
     assert_eq!(d.status.phase, Some(Phase::Running));
@@ -238,4 +241,48 @@ fn conditions_keep_their_transition_time_while_unchanged() {
         condition(&d, "Ready").last_transition_time,
         later.conditions[0].last_transition_time
     );
+}
+
+#[test]
+fn workers_that_would_not_fit_their_memory_limit_are_not_started() {
+    // 10 M devices on 2 replicas need ~100 MiB of state each beyond the process and its
+    // queue (~80 MiB); the limit is 128Mi.
+    let mut sim = sim("", None);
+    sim.spec.devices = 10_000_000;
+    let mut observed = ready(2);
+    observed.worker_memory_limit = Some(128.0 * 1024.0 * 1024.0);
+    let d = decide_now(&sim, &observed);
+    assert_eq!(d.status.phase, Some(Phase::Failed));
+    assert_eq!(d.replicas, 0, "no worker is started to be OOM-killed");
+    for type_ in ["Ready", "Progressing"] {
+        assert_eq!(condition(&d, type_).reason, "ShardExceedsMemoryLimit");
+    }
+    let warnings: Vec<_> = d
+        .transitions
+        .iter()
+        .map(|t| (t.severity, t.reason))
+        .collect();
+    assert_eq!(warnings, [(Severity::Warning, "ShardExceedsMemoryLimit")]);
+    let fits = condition(&d, "MemoryFits");
+    assert_eq!(fits.status, "False");
+    assert!(
+        fits.message.contains("spec.replicas to at least"),
+        "{}",
+        fits.message
+    );
+    // The same fleet with room for it runs.
+    observed.worker_memory_limit = Some(1024.0 * 1024.0 * 1024.0);
+    let d = decide_now(&sim, &observed);
+    assert_eq!(d.status.phase, Some(Phase::Running));
+    assert_eq!(d.replicas, 2);
+    assert_eq!(condition(&d, "MemoryFits").status, "True");
+}
+
+#[test]
+fn an_invalid_spec_has_no_memory_condition() {
+    let mut sim = sim("", None);
+    sim.spec.devices = 0;
+    let d = decide_now(&sim, &Observed::default());
+    assert_eq!(d.status.phase, Some(Phase::Failed));
+    assert!(conditions::find(&d.status.conditions, "MemoryFits").is_none());
 }

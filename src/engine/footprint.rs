@@ -1,0 +1,92 @@
+//! How much memory a process needs to run its share of a simulation, from the engine's own
+//! data layout: what the operator compares with a worker's memory limit before it starts any.
+//! `tests/footprint.rs` measures the real figure and holds this model to it.
+
+use super::plan::SimulationPlan;
+
+/// Bytes a device costs whatever its sensors: its index (4), its next sequence number (8) and
+/// its timer-wheel entry (4, in slots that grow by doubling: 6 on average, growth included).
+const DEVICE_BYTES: u64 = 4 + 8 + 6;
+
+/// Bytes a device costs per sensor of the largest profile: one `f32` of smoothed state.
+const SENSOR_BYTES: u64 = 4;
+
+/// A worker process before any device: the runtime, the Kubernetes client, librdkafka's
+/// threads and buffers beyond the producer queue, metrics. Measured at 20–30 MiB; rounded up.
+pub const PROCESS_BYTES: u64 = 48 << 20;
+
+/// Bytes of state each device of `plan` costs a process that runs it.
+pub fn bytes_per_device(plan: &SimulationPlan) -> u64 {
+    DEVICE_BYTES + SENSOR_BYTES * plan.max_sensors() as u64
+}
+
+/// The most devices one of `replicas` shards can hold. Jump consistent hashing gives each
+/// shard a binomial share of the devices; this is the mean plus five standard deviations
+/// (about one fleet in three million has a shard above it).
+pub fn devices_per_shard_bound(devices: u32, replicas: u32) -> u64 {
+    let replicas = replicas.max(1);
+    let n = f64::from(devices);
+    let p = 1.0 / f64::from(replicas);
+    let bound = n * p + 5.0 * (n * p * (1.0 - p)).sqrt();
+    (bound.ceil() as u64).min(u64::from(devices))
+}
+
+/// Memory one worker of `plan` needs: the process, its producer queue when full (`queue`
+/// bytes: `kafka.bufferMemory`), and the devices of the largest shard.
+pub fn worker_bytes(plan: &SimulationPlan, queue: u64) -> u64 {
+    PROCESS_BYTES
+        + queue
+        + devices_per_shard_bound(plan.devices, plan.replicas) * bytes_per_device(plan)
+}
+
+/// The fewest replicas (up to `u32::MAX`) whose largest shard fits in `limit` bytes, or `None`
+/// when even a shard of one device does not fit.
+pub fn replicas_for_limit(plan: &SimulationPlan, queue: u64, limit: u64) -> Option<u32> {
+    let fits = |replicas: u32| {
+        let mut plan = plan.clone();
+        plan.replicas = replicas;
+        worker_bytes(&plan, queue) <= limit
+    };
+    if !fits(plan.devices.max(1)) {
+        return None;
+    }
+    // `fits` is monotone in the replica count: search the smallest that fits.
+    let (mut low, mut high) = (1u32, plan.devices.max(1));
+    while low < high {
+        let mid = low + (high - low) / 2;
+        if fits(mid) {
+            high = mid;
+        } else {
+            low = mid + 1;
+        }
+    }
+    Some(low)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shard_bound_holds_for_jump_hash_shares() {
+        // Count each shard's devices for real and compare with the bound.
+        for (devices, replicas) in [(100_000u32, 7u32), (1_000_000, 10), (50_000, 1)] {
+            let mut counts = vec![0u64; replicas as usize];
+            for d in 0..devices {
+                counts[super::super::shard::shard_of(d, replicas) as usize] += 1;
+            }
+            let largest = *counts.iter().max().expect("shards");
+            let bound = devices_per_shard_bound(devices, replicas);
+            assert!(
+                largest <= bound,
+                "{devices}/{replicas}: {largest} > {bound}"
+            );
+            // Tight: within 2 % of the largest shard plus a few standard deviations.
+            let mean = f64::from(devices) / f64::from(replicas);
+            assert!(
+                (bound as f64) <= f64::from(devices).min(mean * 1.02 + 6.0 * mean.sqrt()),
+                "{devices}/{replicas}: bound {bound} is loose"
+            );
+        }
+    }
+}
