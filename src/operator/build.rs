@@ -378,6 +378,24 @@ mod tests {
     }
 
     #[test]
+    fn the_memory_limit_checked_is_the_one_the_worker_container_gets() {
+        let mut config = config();
+        config.worker_resources =
+            Some(serde_json::from_str(r#"{"limits":{"memory":"256Mi"}}"#).expect("resources"));
+        // The fixture's own resources set only a CPU limit, and they win whole: no limit.
+        assert_eq!(worker_memory_limit(&sim(), &config), None);
+        let mut bare = sim();
+        bare.spec.worker_resources = None;
+        assert_eq!(
+            worker_memory_limit(&bare, &config),
+            Some(256.0 * 1024.0 * 1024.0)
+        );
+        bare.spec.worker_resources =
+            Some(serde_json::from_str(r#"{"limits":{"memory":"1G"}}"#).expect("resources"));
+        assert_eq!(worker_memory_limit(&bare, &config), Some(1e9));
+    }
+
+    #[test]
     fn paused_simulations_get_zero_replicas_and_the_service_is_headless() {
         assert_eq!(
             stateful_set(&sim(), 0, &config())
