@@ -38,7 +38,7 @@ fn the_readme_reference_is_the_schemas() {
 fn crd_carries_bounds_enums_and_the_scale_subresource() {
     let crd = devsim::crd::crd_yaml().expect("the CRD renders");
     for needle in [
-        "maximum: 10000000",
+        "maximum: 1000000000",
         "- zstd",
         "specReplicasPath: .spec.replicas",
         "labelSelectorPath: .status.selector",

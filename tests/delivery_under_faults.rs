@@ -7,7 +7,9 @@
 //! - every broker down for 10 s, then back.
 //!
 //! Each time: sent = delivered, nothing failed, and the topic holds every (device, seq)
-//! exactly once. The figures go to the test's output for the closing note.
+//! at least once, in order. Exactly once with leader moves; after the outage, a batch the
+//! brokers appended in the instant they went down, whose answer they then threw away, may be
+//! there twice (see below), and nothing else. The figures go to the test's output.
 //!
 //! With acks=0 nothing is confirmed: the summary says so, and `verify` finds what an outage
 //! took as gaps, so sent = in the topic + missing.
@@ -17,7 +19,10 @@
 //! not_enough_replicas N`, `errors disconnect N`). The mock cluster checks an idempotent
 //! producer's sequence numbers only for transactional producers (rdkafka_mock.c,
 //! `rd_kafka_mock_validate_records` returns at once without a TransactionalId), so it appends
-//! every retry: dropped connections leave duplicates that a real broker would refuse, and a
+//! every retry: the outage's first instant can leave one round of in-flight batches twice
+//! (`rd_kafka_mock_connection_close` drops answers not yet written, of requests already
+//! appended; seen in about 1 CI run of 20), dropped connections leave duplicates that a real
+//! broker would refuse, and a
 //! burst of both errors with leader moves lost 2 acknowledged readings in about 1 run of 4.
 //! Dropped connections are judged on tansu, which checks sequences
 //! (`tests/tansu_dropped_connections.rs`); the error bursts can be injected only here. See the
@@ -152,6 +157,37 @@ fn idempotent_delivery_survives_leader_moves_and_slow_answers() {
     assert!(outcome.latency_p99_ms() >= 300.0, "{}", outcome.summary);
 }
 
+/// Every reading sent was acknowledged and is in the topic, in order; the only duplicates are
+/// readings due in `cut` (sequence numbers), those the brokers could have been holding
+/// in flight when they went down: the mock appends a retried idempotent batch again, where a
+/// real broker answers DUPLICATE_SEQUENCE_NUMBER (see the module's notes).
+fn assert_nothing_lost_and_duplicates_only_from(o: &Outcome, cut: std::ops::RangeInclusive<u64>) {
+    let sent = o.summary("sent");
+    assert!(sent > 10_000, "sent only {sent}:\n{}", o.summary);
+    assert_eq!(o.summary("delivered"), sent, "{}", o.summary);
+    assert_eq!(o.summary("failed"), 0, "{}", o.summary);
+    assert_eq!(o.report("missing (gaps)"), 0, "{}", o.report);
+    assert_eq!(o.report("reordered"), 0, "{}", o.report);
+    let duplicates = o.report("duplicates");
+    assert_eq!(o.report("messages"), sent + duplicates, "{}", o.report);
+    // One round of in-flight requests: at most 5 per broker connection, ~10 readings each
+    // per partition at 2,000 msg/s and linger 5 ms; far fewer than a replayed outage.
+    assert!(duplicates <= 600, "{duplicates} duplicates:\n{}", o.report);
+    for line in o.report.lines().filter(|l| l.contains("seen twice")) {
+        let seq: u64 = line
+            .split(" seq ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no sequence number in {line:?}"));
+        assert!(
+            cut.contains(&seq),
+            "a duplicate away from the outage: {line}\n{}",
+            o.report
+        );
+    }
+}
+
 #[test]
 fn idempotent_delivery_survives_a_ten_second_outage() {
     let s = Duration::from_secs;
@@ -161,7 +197,9 @@ fn idempotent_delivery_survives_a_ten_second_outage() {
         s(22),
         &[(s(3), "down"), (s(13), "up")],
     );
-    assert_exactly_once(&outcome);
+    // Down at 3 s, readings every 100 ms: in flight then were readings 25 to 30, give or
+    // take the start-up allowance and a linger.
+    assert_nothing_lost_and_duplicates_only_from(&outcome, 22..=31);
     // What was produced in the outage waited for it to end.
     assert!(outcome.latency_p99_ms() >= 5_000.0, "{}", outcome.summary);
 }

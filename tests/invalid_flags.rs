@@ -40,6 +40,11 @@ const CASES: &[(&[&str], &[&str])] = &[
     ),
     (&["run"], &["--file"]),
     (
+        &["run", "-f", "SIM", "--shard", "1"],
+        &["--shard", "spec.replicas is 1", "allowed 0 to 0"],
+    ),
+    (&["run", "-f", "SIM", "--shard", "first"], &["--shard"]),
+    (
         &["verify", "--brokers", "B", "--encoding", "xml"],
         &["--encoding", "json, protobuf"],
     ),

@@ -11,13 +11,13 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "zero devices",
         "devices: 0",
         "spec.devices",
-        "between 1 and 10000000",
+        "between 1 and 1000000000",
     ),
     (
         "too many devices",
-        "devices: 10000001",
+        "devices: 1000000001",
         "spec.devices",
-        "between 1 and 10000000",
+        "between 1 and 1000000000",
     ),
     (
         "zero interval",

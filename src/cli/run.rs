@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::setup::{check_reachable, embedded_can_serve, fail, read_simulation};
+use super::setup::{check_memory, check_reachable, embedded_can_serve, fail, read_simulation};
 use super::{EXIT_FAILED, EXIT_INVALID, EXIT_OK};
+use crate::engine::footprint::devices_per_shard_bound;
 use crate::engine::plan::{KafkaPlan, SimulationPlan};
 use crate::kafka::{EmbeddedKafka, KafkaSink, SinkStats, resolve_credentials};
 use crate::metrics::{self, Metrics};
@@ -47,6 +48,10 @@ pub struct RunArgs {
     /// mounted as a volume has this layout). Each DEVSIM_KAFKA_* variable that is set wins.
     #[arg(long, value_parser = super::secrets_directory)]
     pub secrets_dir: Option<PathBuf>,
+    /// Run only this shard (0-based, below spec.replicas): one worker pod's share of the
+    /// devices, to see what one replica needs on this machine. Without it, every shard runs.
+    #[arg(long)]
+    pub shard: Option<u32>,
 }
 
 /// Runs the simulation: load -> connect -> produce until the end or a signal -> flush -> summary.
@@ -59,6 +64,14 @@ pub(super) async fn run(args: RunArgs, shutdown: Shutdown) -> u8 {
 /// The steps of [`run`]; an `Err` is the exit code of a step that could not go on.
 async fn run_steps(args: RunArgs, shutdown: Shutdown) -> Result<u8, u8> {
     let (plan, kafka) = load(&args)?;
+    let shards: Vec<u32> = args
+        .shard
+        .map_or_else(|| (0..plan.replicas).collect(), |s| vec![s]);
+    let devices_here = match args.shard {
+        Some(_) => devices_per_shard_bound(plan.devices, plan.replicas),
+        None => u64::from(plan.devices),
+    };
+    check_memory(&plan, &kafka, devices_here)?;
     let (sink, embedded, brokers) = connect(&args, &plan, &kafka)?;
     let metrics = Arc::new(Metrics::new(&plan.name, "", "all"));
     if let Some(addr) = args.metrics_addr {
@@ -74,7 +87,7 @@ async fn run_steps(args: RunArgs, shutdown: Shutdown) -> Result<u8, u8> {
     let mut fleet = Fleet::start(
         &FleetConfig {
             plan: Arc::clone(&plan),
-            shards: (0..plan.replicas).collect(),
+            shards,
             unix_t0_ms: t0_ms,
             unix_start_ms: t0_ms,
             exit_when_done: true,
@@ -83,13 +96,16 @@ async fn run_steps(args: RunArgs, shutdown: Shutdown) -> Result<u8, u8> {
         Arc::clone(&sink),
     );
     metrics.set_ready(true);
+    let shards_here = args.shard.map_or_else(
+        || format!("{} shard(s)", plan.replicas),
+        |s| format!("shard {s} of {}", plan.replicas),
+    );
     println!(
-        "simulation {}: {} devices every {:?} ({:.0} msg/s scheduled), {} shard(s) x {} worker(s), {}",
+        "simulation {}: {} devices every {:?} ({:.0} msg/s scheduled), {shards_here} x {} worker(s), {}",
         plan.name,
         plan.devices,
         plan.interval,
         plan.scheduled_rate(),
-        plan.replicas,
         plan.workers_per_replica,
         plan.duration
             .map_or("until Ctrl-C".to_owned(), |d| format!("for {d:?}")),
@@ -142,6 +158,16 @@ fn load(args: &RunArgs) -> Result<(SimulationPlan, KafkaPlan), u8> {
         return Err(fail(
             EXIT_INVALID,
             "spec.replicas: is 0, so there is nothing to run; set it to 1 or more".into(),
+        ));
+    }
+    if let Some(shard) = args.shard.filter(|&s| s >= plan.replicas) {
+        return Err(fail(
+            EXIT_INVALID,
+            format!(
+                "--shard: is {shard}, but spec.replicas is {}: allowed 0 to {}",
+                plan.replicas,
+                plan.replicas - 1
+            ),
         ));
     }
     Ok((plan, kafka))

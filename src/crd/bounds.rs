@@ -26,7 +26,7 @@ pub const SIMULATION_NAME_LEN: Bounds<usize> = Bounds { min: 1, max: 44 };
 /// `spec.devices`.
 pub const DEVICES: Bounds<u32> = Bounds {
     min: 1,
-    max: 10_000_000,
+    max: 1_000_000_000,
 };
 /// Length of `spec.deviceIdPrefix`.
 pub const DEVICE_ID_PREFIX_LEN: Bounds<usize> = Bounds { min: 1, max: 64 };

@@ -82,7 +82,7 @@ pub fn crd_yaml() -> Result<String, serde_saphyr::SerializeError> {
 )]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceSimulationSpec {
-    /// Number of simulated devices, 1 to 10,000,000. Device indices run from 0 to devices-1.
+    /// Number of simulated devices, 1 to 1,000,000,000. Device indices run from 0 to devices-1.
     #[schemars(range(min = bounds::DEVICES.min, max = bounds::DEVICES.max))]
     pub devices: u32,
 

@@ -179,7 +179,7 @@ mod tests {
         let table = reference_markdown();
         assert_eq!(
             row(&table, "spec.devices"),
-            "| `spec.devices` | integer, required |  | 1 to 10000000 | Number of simulated devices, 1 to 10,000,000. Device indices run from 0 to devices-1. |"
+            "| `spec.devices` | integer, required |  | 1 to 1000000000 | Number of simulated devices, 1 to 1,000,000,000. Device indices run from 0 to devices-1. |"
         );
         let acks = row(&table, "spec.kafka.acks");
         assert!(

@@ -4,7 +4,9 @@
 use super::plan::{LocationShape, SimulationPlan};
 use super::rng::{Stream, hash};
 
-/// Digits of the zero-padded index in a device ID; 8 covers the 10M-device maximum.
+/// Digits an index in a device ID is zero-padded to. Indices up to 99,999,999 take exactly 8;
+/// those of larger fleets (up to the 1,000,000,000-device maximum) take 9, unpadded. IDs stay
+/// unique and parse back the same way, and a fleet that grows past 100 M keeps its old IDs.
 pub const DEVICE_ID_DIGITS: usize = 8;
 
 /// Where a device is: building, floor, room (all 0-based).
@@ -101,6 +103,10 @@ mod tests {
         assert_eq!(parse_device_index(&id, "dev-"), Some(42));
         write_device_id(&mut id, "x", 9_999_999);
         assert_eq!(id, "x09999999");
+        // Past 100 M devices the index takes a ninth digit.
+        write_device_id(&mut id, "dev-", 999_999_999);
+        assert_eq!(id, "dev-999999999");
+        assert_eq!(parse_device_index(&id, "dev-"), Some(999_999_999));
     }
 
     #[test]

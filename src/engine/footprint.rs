@@ -34,9 +34,11 @@ pub fn devices_per_shard_bound(devices: u32, replicas: u32) -> u64 {
 /// Memory one worker of `plan` needs: the process, its producer queue when full (`queue`
 /// bytes: `kafka.bufferMemory`), and the devices of the largest shard.
 pub fn worker_bytes(plan: &SimulationPlan, queue: u64) -> u64 {
-    PROCESS_BYTES
-        + queue
-        + devices_per_shard_bound(plan.devices, plan.replicas) * bytes_per_device(plan)
+    process_bytes(
+        plan,
+        devices_per_shard_bound(plan.devices, plan.replicas),
+        queue,
+    )
 }
 
 /// The fewest replicas (up to `u32::MAX`) whose largest shard fits in `limit` bytes, or `None`
@@ -61,6 +63,24 @@ pub fn replicas_for_limit(plan: &SimulationPlan, queue: u64, limit: u64) -> Opti
         }
     }
     Some(low)
+}
+
+/// Memory `devices` devices of `plan` need in one process, with a producer queue of `queue`
+/// bytes: what `devsim run` weighs against the memory the machine has.
+pub fn process_bytes(plan: &SimulationPlan, devices: u64, queue: u64) -> u64 {
+    PROCESS_BYTES + queue + devices * bytes_per_device(plan)
+}
+
+/// Bytes as people read them: whole MiB below a GiB, GiB with two decimals above.
+pub fn format_bytes(bytes: u64) -> String {
+    const MIB: f64 = (1u64 << 20) as f64;
+    const GIB: f64 = (1u64 << 30) as f64;
+    let b = bytes as f64;
+    if b >= GIB {
+        format!("{:.2} GiB", b / GIB)
+    } else {
+        format!("{:.0} MiB", (b / MIB).ceil())
+    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use super::conditions::Verdict;
 use crate::crd::DeviceSimulation;
 use crate::crd::quantity::parse_quantity;
 use crate::engine::footprint::{
-    bytes_per_device, devices_per_shard_bound, replicas_for_limit, worker_bytes,
+    bytes_per_device, devices_per_shard_bound, format_bytes, replicas_for_limit, worker_bytes,
 };
 use crate::engine::plan::SimulationPlan;
 
@@ -25,8 +25,8 @@ pub fn memory_fits(sim: &DeviceSimulation, plan: &SimulationPlan, limit: Option<
         plan.replicas.max(1),
         devices_per_shard_bound(plan.devices, plan.replicas),
         bytes_per_device(plan),
-        size(needed),
-        size(queue),
+        format_bytes(needed),
+        format_bytes(queue),
     );
     let Some(limit) = limit else {
         return Verdict::yes(
@@ -39,17 +39,17 @@ pub fn memory_fits(sim: &DeviceSimulation, plan: &SimulationPlan, limit: Option<
     if needed <= limit {
         return Verdict::yes(
             "WithinLimit",
-            format!("{share}, within the {} limit", size(limit)),
+            format!("{share}, within the {} limit", format_bytes(limit)),
         );
     }
     let remedy = match replicas_for_limit(plan, queue, limit) {
         Some(replicas) => format!(
             "set spec.replicas to at least {replicas}, or the limit to at least {}",
-            size(needed)
+            format_bytes(needed)
         ),
         None => format!(
             "not even one device per replica fits: raise the limit to at least {}",
-            size(needed)
+            format_bytes(needed)
         ),
     };
     Verdict::no(
@@ -57,21 +57,9 @@ pub fn memory_fits(sim: &DeviceSimulation, plan: &SimulationPlan, limit: Option<
         format!(
             "{share}, more than the {} limit ({LIMIT_FIELD}): the workers would be killed \
              for want of memory, so none is started; {remedy}",
-            size(limit)
+            format_bytes(limit)
         ),
     )
-}
-
-/// Bytes as people read them: MiB below a GiB, GiB with two decimals above.
-fn size(bytes: u64) -> String {
-    const MIB: f64 = (1u64 << 20) as f64;
-    const GIB: f64 = (1u64 << 30) as f64;
-    let b = bytes as f64;
-    if b >= GIB {
-        format!("{:.2} GiB", b / GIB)
-    } else {
-        format!("{:.0} MiB", (b / MIB).ceil())
-    }
 }
 
 #[cfg(test)]
