@@ -21,11 +21,8 @@ pub fn transitions(
     // An invalid spec is reported once per distinct problem, not on every reconcile.
     let already_reported = find(&previous.conditions, "Ready")
         .is_some_and(|c| c.reason == outcome.ready.reason && c.message == outcome.ready.message);
-    // A spec that cannot run: refused by validation, or too large for the workers' memory.
-    for reason in ["InvalidSpec", "ShardExceedsMemoryLimit"] {
-        if outcome.ready.reason == reason && !already_reported {
-            events.push(warning(reason, outcome.ready.message.clone()));
-        }
+    if outcome.ready.reason == "InvalidSpec" && !already_reported {
+        events.push(warning("InvalidSpec", outcome.ready.message.clone()));
     }
     if previous.phase != Some(outcome.phase) {
         match outcome.phase {

@@ -1,6 +1,8 @@
 //! The MemoryFits condition: whether each worker's share of the devices, with its producer
-//! queue, fits the memory limit its pod gets. A worker that does not fit would be OOM-killed
-//! and restarted for ever; the operator holds the simulation instead and says what would fit.
+//! queue, fits the memory limit its pod gets. A worker that does not fit will be OOM-killed and
+//! restarted; the condition and a Warning event say so before it happens, and what would fit.
+//! The workers are still started (the real-node OOM scenario proves what the kubelet then
+//! reports); holding them back is the next step once it is tested on the real node.
 
 use super::conditions::Verdict;
 use crate::crd::DeviceSimulation;
@@ -55,8 +57,8 @@ pub fn memory_fits(sim: &DeviceSimulation, plan: &SimulationPlan, limit: Option<
     Verdict::no(
         "ShardExceedsMemoryLimit",
         format!(
-            "{share}, more than the {} limit ({LIMIT_FIELD}): the workers would be killed \
-             for want of memory, so none is started; {remedy}",
+            "{share}, more than the {} limit ({LIMIT_FIELD}): expect the workers to be \
+             killed for want of memory; {remedy}",
             format_bytes(limit)
         ),
     )

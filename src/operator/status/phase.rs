@@ -7,7 +7,6 @@ use k8s_openapi::jiff::Timestamp;
 
 use super::conditions::Verdict;
 use super::epoch::next_epoch;
-use super::memory::memory_fits;
 use super::{Observed, signed};
 use crate::config::ConfigError;
 use crate::crd::timestamps::{format_time, parse_time};
@@ -126,18 +125,6 @@ pub fn decide_phase(
             Verdict::no("NoReplicas", "spec.replicas is 0; scale up to produce"),
             Verdict::no("NoReplicas", "no workers wanted"),
             requeue,
-        );
-    }
-    let fits = memory_fits(sim, plan, observed.worker_memory_limit);
-    if !fits.status {
-        return stopped(
-            Phase::Failed,
-            0,
-            Verdict::no(fits.reason.clone(), fits.message),
-            Verdict::no(
-                fits.reason,
-                "raise spec.replicas or the workers' memory limit; the simulation waits for a change",
-            ),
         );
     }
     if observed.sts_ready_replicas >= desired && observed.sts_replicas == desired {

@@ -244,7 +244,7 @@ fn conditions_keep_their_transition_time_while_unchanged() {
 }
 
 #[test]
-fn workers_that_would_not_fit_their_memory_limit_are_not_started() {
+fn workers_that_will_not_fit_their_memory_limit_are_warned_of_once() {
     // 10 M devices on 2 replicas need ~100 MiB of state each beyond the process and its
     // queue (~80 MiB); the limit is 128Mi.
     let mut sim = sim("", None);
@@ -252,29 +252,39 @@ fn workers_that_would_not_fit_their_memory_limit_are_not_started() {
     let mut observed = ready(2);
     observed.worker_memory_limit = Some(128.0 * 1024.0 * 1024.0);
     let d = decide_now(&sim, &observed);
-    assert_eq!(d.status.phase, Some(Phase::Failed));
-    assert_eq!(d.replicas, 0, "no worker is started to be OOM-killed");
-    for type_ in ["Ready", "Progressing"] {
-        assert_eq!(condition(&d, type_).reason, "ShardExceedsMemoryLimit");
-    }
-    let warnings: Vec<_> = d
-        .transitions
-        .iter()
-        .map(|t| (t.severity, t.reason))
-        .collect();
-    assert_eq!(warnings, [(Severity::Warning, "ShardExceedsMemoryLimit")]);
+    // Still started: the kubelet's OOM kill is then reported by Degraded.
+    assert_eq!(d.replicas, 2);
     let fits = condition(&d, "MemoryFits");
     assert_eq!(fits.status, "False");
+    assert_eq!(fits.reason, "ShardExceedsMemoryLimit");
     assert!(
         fits.message.contains("spec.replicas to at least"),
         "{}",
         fits.message
     );
-    // The same fleet with room for it runs.
+    let warnings: Vec<_> = d
+        .transitions
+        .iter()
+        .map(|t| (t.severity, t.reason))
+        .collect();
+    assert!(
+        warnings.contains(&(Severity::Warning, "ShardExceedsMemoryLimit")),
+        "{warnings:?}"
+    );
+    // Reported once: the next reconcile, from the written status, adds no second event.
+    sim.status = Some(d.status.clone());
+    let again = decide_now(&sim, &observed);
+    assert!(
+        again
+            .transitions
+            .iter()
+            .all(|t| t.reason != "ShardExceedsMemoryLimit"),
+        "{:?}",
+        again.transitions
+    );
+    // The same fleet with room for it fits.
     observed.worker_memory_limit = Some(1024.0 * 1024.0 * 1024.0);
     let d = decide_now(&sim, &observed);
-    assert_eq!(d.status.phase, Some(Phase::Running));
-    assert_eq!(d.replicas, 2);
     assert_eq!(condition(&d, "MemoryFits").status, "True");
 }
 
