@@ -64,12 +64,12 @@ pub(super) async fn run(args: RunArgs, shutdown: Shutdown) -> u8 {
 /// The steps of [`run`]; an `Err` is the exit code of a step that could not go on.
 async fn run_steps(args: RunArgs, shutdown: Shutdown) -> Result<u8, u8> {
     let (plan, kafka) = load(&args)?;
-    let shards: Vec<u32> = args
-        .shard
-        .map_or_else(|| (0..plan.replicas).collect(), |s| vec![s]);
-    let devices_here = match args.shard {
-        Some(_) => devices_per_shard_bound(plan.devices, plan.replicas),
-        None => u64::from(plan.devices),
+    let (shards, devices_here): (Vec<u32>, u64) = match args.shard {
+        Some(s) => (
+            vec![s],
+            devices_per_shard_bound(plan.devices, plan.replicas),
+        ),
+        None => ((0..plan.replicas).collect(), u64::from(plan.devices)),
     };
     check_memory(&plan, &kafka, devices_here)?;
     let (sink, embedded, brokers) = connect(&args, &plan, &kafka)?;

@@ -41,19 +41,20 @@ pub fn worker_bytes(plan: &SimulationPlan, queue: u64) -> u64 {
     )
 }
 
-/// The fewest replicas (up to `u32::MAX`) whose largest shard fits in `limit` bytes, or `None`
-/// when even a shard of one device does not fit.
+/// The fewest replicas (at most one a device) whose largest shard fits in `limit` bytes, or
+/// `None` when even a shard of one device does not fit.
 pub fn replicas_for_limit(plan: &SimulationPlan, queue: u64, limit: u64) -> Option<u32> {
+    let per_device = bytes_per_device(plan);
     let fits = |replicas: u32| {
-        let mut plan = plan.clone();
-        plan.replicas = replicas;
-        worker_bytes(&plan, queue) <= limit
+        let devices = devices_per_shard_bound(plan.devices, replicas);
+        PROCESS_BYTES + queue + devices * per_device <= limit
     };
-    if !fits(plan.devices.max(1)) {
+    let most = plan.devices.max(1);
+    if !fits(most) {
         return None;
     }
     // `fits` is monotone in the replica count: search the smallest that fits.
-    let (mut low, mut high) = (1u32, plan.devices.max(1));
+    let (mut low, mut high) = (1u32, most);
     while low < high {
         let mid = low + (high - low) / 2;
         if fits(mid) {

@@ -64,6 +64,13 @@ fn worker_exit_event(previous: &DeviceSimulationStatus, degraded: &Verdict) -> O
     (!already).then(|| warning(reason, degraded.message.clone()))
 }
 
+/// A Warning when MemoryFits turns False, or its message changes: once per distinct verdict.
+pub fn memory_event(previous: &DeviceSimulationStatus, fits: &Verdict) -> Option<Transition> {
+    let reported = find(&previous.conditions, "MemoryFits")
+        .is_some_and(|c| c.status == "False" && c.message == fits.message);
+    (!fits.status && !reported).then(|| warning("ShardExceedsMemoryLimit", fits.message.clone()))
+}
+
 /// Degraded's reasons from [`super::exits`].
 const EXIT_REASONS: [&str; 2] = ["WorkerOOMKilled", "WorkerCrashLooping"];
 

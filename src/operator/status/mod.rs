@@ -159,17 +159,7 @@ pub fn decide(
     // Only a valid spec has a footprint to weigh.
     if let Ok(plan) = plan {
         let fits = memory::memory_fits(sim, plan, observed.worker_memory_limit);
-        // Once per distinct verdict, as the condition turns False or its message changes.
-        let reported = conditions::find(&previous.conditions, "MemoryFits")
-            .is_some_and(|c| c.status == "False" && c.message == fits.message);
-        if !fits.status && !reported {
-            transitions.push(Transition {
-                severity: Severity::Warning,
-                reason: "ShardExceedsMemoryLimit",
-                note: fits.message.clone(),
-                trigger: Trigger::Status,
-            });
-        }
+        transitions.extend(events::memory_event(&previous, &fits));
         conditions.push(condition(
             &previous.conditions,
             "MemoryFits",
