@@ -7,10 +7,10 @@ mod common;
 use common::{BrokerProcess, devsim, simulation, spec};
 use devsim::engine::footprint::bytes_per_device;
 
-/// Devices of the small and the large run: 2 M apart, so the devices' share (40–70 MB) stands
+/// Devices of the small and the large run: 6 M apart, so the devices' share (48–120 MB) stands
 /// well clear of the process's own noise (a few MiB).
 const SMALL: u32 = 200_000;
-const LARGE: u32 = 2_200_000;
+const LARGE: u32 = 6_200_000;
 
 /// The simulation with `devices` devices and `profiles` (YAML under `profiles:`, or empty for
 /// the default one-sensor profiles): one reading an hour, so few messages are in flight.

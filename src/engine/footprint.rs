@@ -4,12 +4,16 @@
 
 use super::plan::SimulationPlan;
 
-/// Bytes a device costs whatever its sensors: its index (4), its next sequence number (8) and
-/// its timer-wheel entry (4, in slots that grow by doubling: 6 on average, growth included).
-const DEVICE_BYTES: u64 = 4 + 8 + 6;
+/// Bytes a device costs whatever its sensors: its index in its task's phase-sorted list.
+const DEVICE_BYTES: u64 = 4;
 
 /// Bytes a device costs per sensor of the largest profile: one `f32` of smoothed state.
 const SENSOR_BYTES: u64 = 4;
+
+/// Bytes a wheel entry costs with its slot's growth by doubling (4 to 8, rounded up). Entries
+/// are the readings inside their jitter window: a fraction `jitter / 2` of the devices on
+/// average (jitter is uniform up to `jitter` of the interval).
+const WINDOW_ENTRY_BYTES: f64 = 8.0;
 
 /// A worker process before any device: the runtime, the Kubernetes client, librdkafka's
 /// threads and buffers beyond the producer queue, metrics. Measured at 20–30 MiB; rounded up.
@@ -17,7 +21,8 @@ pub const PROCESS_BYTES: u64 = 48 << 20;
 
 /// Bytes of state each device of `plan` costs a process that runs it.
 pub fn bytes_per_device(plan: &SimulationPlan) -> u64 {
-    DEVICE_BYTES + SENSOR_BYTES * plan.max_sensors() as u64
+    let window = (WINDOW_ENTRY_BYTES * plan.jitter / 2.0).ceil() as u64;
+    DEVICE_BYTES + SENSOR_BYTES * plan.max_sensors() as u64 + window
 }
 
 /// The most devices one of `replicas` shards can hold. Jump consistent hashing gives each

@@ -39,11 +39,28 @@ impl Schedule {
         self.interval_ns
     }
 
+    /// The largest jitter a reading can get, in whole nanoseconds (rounded up).
+    pub fn max_jitter_ns(&self) -> u64 {
+        self.max_jitter_ns.ceil() as u64
+    }
+
+    /// The bits `device`'s phase is drawn from. The phase never decreases as they grow, so
+    /// sorting devices by them (ties by index) sorts them by phase.
+    #[inline]
+    pub fn phase_key(&self, device: u32) -> u64 {
+        hash(self.seed, Stream::Phase, u64::from(device), 0)
+    }
+
+    /// The phase drawn from `key` (see [`Self::phase_key`]).
+    #[inline]
+    pub fn phase_of_key(&self, key: u64) -> u64 {
+        (unit(key) * self.interval_ns as f64) as u64
+    }
+
     /// Offset of `device`'s readings within each interval, spreading devices evenly over it.
     #[inline]
     pub fn phase_ns(&self, device: u32) -> u64 {
-        let u = unit(hash(self.seed, Stream::Phase, u64::from(device), 0));
-        (u * self.interval_ns as f64) as u64
+        self.phase_of_key(self.phase_key(device))
     }
 
     /// Nanoseconds after `t0` at which reading `seq` of `device` is due.

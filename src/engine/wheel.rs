@@ -1,7 +1,8 @@
 //! A hashed timing wheel of device slots: one per producer task, never a timer per device.
 //!
-//! Every device sits in exactly one slot, the one of its next due time, as a 4-byte entry. The
-//! wheel spans more than one interval plus jitter, so a due time never laps the cursor. Slots keep
+//! It holds the readings whose device's phase has passed but whose jitter has not: the jitter
+//! window, a fraction of the devices, each a 4-byte entry in the slot of its due time. The
+//! wheel spans the largest jitter and more, so a due time never laps the cursor. Slots keep
 //! their capacity when drained, so after the first round the wheel allocates nothing.
 
 /// Finest slot width: the granularity of the Tokio timer that wakes the task.
@@ -61,30 +62,49 @@ impl TimerWheel {
         self.cursor * self.tick_ns
     }
 
-    /// Moves the entries of every slot that has started by `now_ns` into `out`, in slot order.
-    pub fn drain_started(&mut self, now_ns: u64, out: &mut Vec<u32>) {
+    /// Moves the entries of the next slot to open into `out` and opens the one after it.
+    pub fn open_next_slot(&mut self, out: &mut Vec<u32>) {
         let n = self.slots.len() as u64;
-        // Skipping empty rounds keeps a long sleep from walking every slot.
-        let last = now_ns / self.tick_ns;
-        if self.len == 0 && last >= self.cursor {
-            self.cursor = last + 1;
-            return;
+        let slot = &mut self.slots[(self.cursor % n) as usize];
+        self.len -= slot.len();
+        out.append(slot);
+        self.cursor += 1;
+    }
+
+    /// Moves the cursor of an empty wheel past `now_ns`, so that due times after it are filed
+    /// where they belong rather than clamped to a stale cursor.
+    pub fn skip_idle_to(&mut self, now_ns: u64) {
+        if self.len == 0 {
+            self.cursor = self.cursor.max(now_ns / self.tick_ns + 1);
         }
-        while self.cursor <= last && self.len > 0 {
-            let slot = &mut self.slots[(self.cursor % n) as usize];
-            self.len -= slot.len();
-            out.append(slot);
-            self.cursor += 1;
+    }
+
+    /// Renames every entry by `rename`, dropping those it maps to `None`; each stays in its slot.
+    pub fn remap(&mut self, mut rename: impl FnMut(u32) -> Option<u32>) {
+        for slot in &mut self.slots {
+            slot.retain_mut(|entry| match rename(*entry) {
+                Some(new) => {
+                    *entry = new;
+                    true
+                }
+                None => false,
+            });
         }
-        if self.len == 0 && last >= self.cursor {
-            self.cursor = last + 1;
-        }
+        self.len = self.slots.iter().map(Vec::len).sum();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Opens every slot started by `now`, as the worker does.
+    fn open_started(wheel: &mut TimerWheel, now: u64, out: &mut Vec<u32>) {
+        while !wheel.is_empty() && wheel.next_slot_start_ns() <= now {
+            wheel.open_next_slot(out);
+        }
+        wheel.skip_idle_to(now);
+    }
 
     #[test]
     fn entries_come_out_once_and_not_before_their_slot_starts() {
@@ -98,7 +118,7 @@ mod tests {
         while !wheel.is_empty() {
             now += 1_000_000;
             out.clear();
-            wheel.drain_started(now, &mut out);
+            open_started(&mut wheel, now, &mut out);
             for &e in &out {
                 assert!(!seen[e as usize]);
                 seen[e as usize] = true;
@@ -110,15 +130,29 @@ mod tests {
     }
 
     #[test]
-    fn overdue_entries_come_out_at_the_next_drain() {
+    fn an_idle_wheel_files_later_entries_in_their_own_slot() {
         let mut wheel = TimerWheel::new(1_000_000_000, 0);
         let mut out = Vec::new();
-        wheel.drain_started(500_000_000, &mut out);
-        wheel.insert(7, 100);
-        wheel.drain_started(500_000_000, &mut out);
-        assert!(out.is_empty(), "the cursor slot opens once now reaches it");
-        wheel.drain_started(501_000_000, &mut out);
+        open_started(&mut wheel, 5_000_000_000, &mut out);
+        assert!(wheel.next_slot_start_ns() > 5_000_000_000);
+        wheel.insert(7, 5_400_000_000);
+        open_started(&mut wheel, 5_399_000_000, &mut out);
+        assert!(out.is_empty(), "not before its slot");
+        open_started(&mut wheel, 5_400_000_000, &mut out);
         assert_eq!(out, vec![7]);
+    }
+
+    #[test]
+    fn remapping_renames_and_drops_entries_in_place() {
+        let mut wheel = TimerWheel::new(1_000_000_000, 0);
+        for e in 0..10u32 {
+            wheel.insert(e, u64::from(e) * 50_000_000);
+        }
+        wheel.remap(|e| (e % 2 == 0).then_some(e * 10));
+        assert_eq!(wheel.len(), 5);
+        let mut out = Vec::new();
+        open_started(&mut wheel, 1_000_000_000, &mut out);
+        assert_eq!(out, vec![0, 20, 40, 60, 80]);
     }
 
     #[test]

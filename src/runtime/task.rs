@@ -195,7 +195,6 @@ async fn apply<S: MessageSink>(
             // A lagging task may already have produced past the asked cut: cut later, then.
             let cut_ns = cut_ns.max(*last_poll_ns);
             tokio::time::sleep_until(clock.instant_at(cut_ns)).await;
-            worker.prepare_cut(cut_ns);
             let deadline = Instant::now() + CUT_FLUSH_LIMIT;
             loop {
                 match producer.poll(worker, cut_ns, BATCH) {

@@ -1,0 +1,155 @@
+//! The walk through a worker's phase-sorted devices that is their schedule.
+//!
+//! The cursor meets device `i` of interval `k` at `phase(i) + k·interval`, the earliest its
+//! reading `first_seq + k` can be due; the reading is then filed by its due time, in the heap
+//! if it is due soon, in the wheel otherwise. Everything not yet met is due no earlier than the
+//! cursor, so the least of the heap, the wheel's next slot and the cursor is what comes next.
+
+use std::cmp::Reverse;
+
+use super::{DeviceWorker, Pending};
+use crate::engine::schedule::Schedule;
+
+/// Where the walk stands: at device `pos` of interval `cycle`, met at `at_ns`.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Cursor {
+    pub(super) pos: usize,
+    pub(super) cycle: u64,
+    /// When the cursor meets the device at `pos` (ns after t0); `u64::MAX` with no devices.
+    pub(super) at_ns: u64,
+}
+
+impl Cursor {
+    /// A cursor that meets no reading due before `start_ns` that it could still miss: it
+    /// starts one largest jitter before it.
+    pub(super) fn starting_at(schedule: &Schedule, devices: &[u32], start_ns: u64) -> Self {
+        let from = start_ns.saturating_sub(schedule.max_jitter_ns() + 1);
+        let interval = schedule.interval_ns();
+        let cycle = from / interval;
+        let within = from % interval;
+        let pos = devices.partition_point(|&d| schedule.phase_ns(d) < within);
+        let mut cursor = Self {
+            pos,
+            cycle,
+            at_ns: 0,
+        };
+        cursor.wrap_and_time(schedule, devices);
+        cursor
+    }
+
+    /// Moves past the last device into the next interval, and works out when the cursor meets
+    /// the device it now stands at.
+    pub(super) fn wrap_and_time(&mut self, schedule: &Schedule, devices: &[u32]) {
+        if devices.is_empty() {
+            self.at_ns = u64::MAX;
+            return;
+        }
+        if self.pos >= devices.len() {
+            self.pos = 0;
+            self.cycle += 1;
+        }
+        self.at_ns = schedule
+            .phase_ns(devices[self.pos])
+            .saturating_add(self.cycle.saturating_mul(schedule.interval_ns()));
+    }
+}
+
+impl DeviceWorker {
+    /// Files readings until the heap's least is the earliest reading not yet produced, and
+    /// returns it if it is due by `now_ns`.
+    pub(super) fn next_due(&mut self, now_ns: u64) -> Option<Pending> {
+        loop {
+            let least = self.heap.peek().map_or(u64::MAX, |Reverse(p)| p.due_ns);
+            let horizon = least.min(now_ns);
+            if !self.wheel.is_empty() && self.wheel.next_slot_start_ns() <= horizon {
+                self.open_next_slot();
+            } else if self.cursor.at_ns <= horizon {
+                self.meet_next();
+            } else {
+                return (least <= now_ns).then(|| self.heap.peek().map(|Reverse(p)| *p))?;
+            }
+        }
+    }
+
+    /// When there may next be work: the least of the heap, the wheel's next slot, the cursor.
+    pub(super) fn next_wake_ns(&self) -> u64 {
+        let least = self.heap.peek().map_or(u64::MAX, |Reverse(p)| p.due_ns);
+        let slot = if self.wheel.is_empty() {
+            u64::MAX
+        } else {
+            self.wheel.next_slot_start_ns()
+        };
+        let next = least.min(slot).min(self.cursor.at_ns);
+        if next >= self.end_ns && self.heap.is_empty() && self.wheel.is_empty() {
+            return u64::MAX;
+        }
+        next
+    }
+
+    /// Meets the device at the cursor: files its reading of this interval, unless it is not
+    /// ours to produce, and moves on.
+    fn meet_next(&mut self) {
+        let met_ns = self.cursor.at_ns;
+        let local = self.cursor.pos;
+        let seq = self.plan.first_seq + self.cursor.cycle;
+        self.cursor.pos += 1;
+        let schedule = *self.generator.schedule();
+        self.cursor.wrap_and_time(&schedule, &self.devices);
+        self.handovers.forget_before(met_ns);
+        let device = self.devices[local];
+        let due_ns = schedule.due_ns(device, seq);
+        if due_ns >= self.end_ns
+            || due_ns < self.start_ns
+            || self.handovers.not_yet_ours(device, due_ns)
+        {
+            return;
+        }
+        self.file(
+            Pending {
+                due_ns,
+                local: local as u32,
+                seq,
+            },
+            met_ns,
+        );
+    }
+
+    /// Files a reading the cursor has met (at `met_ns`): in the wheel when its slot is still to
+    /// open, in the heap otherwise. `pending.seq` must be the one [`Self::met_seq`] gives.
+    pub(super) fn file(&mut self, pending: Pending, met_ns: u64) {
+        // An empty wheel's cursor may be far behind; opening its stale slots would be wasted work.
+        self.wheel.skip_idle_to(met_ns);
+        if pending.due_ns >= self.wheel.next_slot_start_ns() {
+            self.wheel.insert(pending.local, pending.due_ns);
+        } else {
+            self.heap.push(Reverse(pending));
+        }
+    }
+
+    /// The sequence number of the reading of device slot `local` the cursor met last: in this
+    /// interval if the cursor has passed it, else in the previous one. A wheel entry is opened
+    /// before the cursor meets its device again, so this is the reading the entry stands for.
+    pub(super) fn met_seq(&self, local: u32) -> u64 {
+        self.next_met_seq(local).saturating_sub(1)
+    }
+
+    /// The sequence number of the next reading of device slot `local` the cursor will meet.
+    pub(super) fn next_met_seq(&self, local: u32) -> u64 {
+        let passed = u64::from((local as usize) < self.cursor.pos);
+        self.plan.first_seq + self.cursor.cycle + passed
+    }
+
+    fn open_next_slot(&mut self) {
+        self.opened.clear();
+        self.wheel.open_next_slot(&mut self.opened);
+        for i in 0..self.opened.len() {
+            let local = self.opened[i];
+            let seq = self.met_seq(local);
+            let due_ns = self
+                .generator
+                .schedule()
+                .due_ns(self.devices[local as usize], seq);
+            self.heap.push(Reverse(Pending { due_ns, local, seq }));
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! The phase-sorted walk that schedules a worker's devices, held to an oracle computed from the
+//! schedule alone: whatever the polling pattern (late, in small batches, or far behind), and
+//! however devices leave and rejoin, a worker produces exactly the readings due while it owns
+//! the device, each once, in due order, with the values an uninterrupted worker gives them.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use devsim::engine::device::parse_device_index;
+use devsim::engine::plan::SimulationPlan;
+use devsim::engine::schedule::Schedule;
+use devsim::engine::worker::{Delivery, DeviceWorker, PollOutcome};
+use proptest::prelude::*;
+
+const T0_MS: i64 = 1_750_000_000_000;
+const MS: u64 = 1_000_000;
+const DEVICES: u32 = 120;
+
+fn plan(seed: u64, jitter: f64, interval_ms: u64) -> Arc<SimulationPlan> {
+    Arc::new(
+        common::simulation(&common::spec(&format!(
+            "devices: {DEVICES}\ninterval: {interval_ms}ms\njitter: {jitter}\nseed: {seed}\nanomalyRate: 0.05\nprofiles:\n  - name: climate\n    sensors: [{{type: temperature}}, {{type: humidity}}]\n"
+        )))
+        .plan,
+    )
+}
+
+/// (device, seq) -> (due, values), in the order produced.
+type Produced = Vec<((u32, u64), Vec<f64>)>;
+
+/// Polls `worker` at each of `times` with `budget` readings a poll.
+fn drive(worker: &mut DeviceWorker, times: &[u64], budget: usize, out: &mut Produced) {
+    for &now in times {
+        let _ = worker.poll(now, budget, |r| {
+            let device = parse_device_index(r.device_id, "dev-").expect("our own ID");
+            out.push(((device, r.seq), r.values.to_vec()));
+            Delivery::Accepted
+        });
+    }
+}
+
+/// Polls until nothing due by `now` is left.
+fn drain(worker: &mut DeviceWorker, now: u64, out: &mut Produced) {
+    loop {
+        let mut batch = Vec::new();
+        let outcome = worker.poll(now, 64, |r| {
+            let device = parse_device_index(r.device_id, "dev-").expect("our own ID");
+            batch.push(((device, r.seq), r.values.to_vec()));
+            Delivery::Accepted
+        });
+        out.extend(batch);
+        if outcome != PollOutcome::BudgetSpent {
+            return;
+        }
+    }
+}
+
+/// Every reading of `device` due in `[from, to]`.
+fn due_between(s: &Schedule, device: u32, from: u64, to: u64) -> Vec<(u32, u64)> {
+    let mut seq = s.first_seq_at_or_after(device, from);
+    let mut out = Vec::new();
+    while s.due_ns(device, seq) <= to {
+        out.push((device, seq));
+        seq += 1;
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Devices leave at a cut and come back at a later start, which may lie ahead of the
+    /// worker's own progress (it is behind) or behind it (the cut is already past).
+    #[test]
+    fn leaving_and_rejoining_keeps_exactly_the_owned_readings(
+        seed in 0u64..1_000,
+        jitter in prop_oneof![Just(0.0), 0.0f64..=0.5, Just(0.5)],
+        interval_ms in prop_oneof![Just(10u64), 10u64..400],
+        step_ms in 1u64..120,
+        budget in prop_oneof![Just(usize::MAX), 1usize..40],
+        cut_ms in 0u64..1_500,
+        rejoin_after_ms in 0u64..1_500,
+        worker_lead_ms in 0u64..1_500,
+        leaving in 2u32..5,
+        start_ms in 0u64..300,
+    ) {
+        let p = plan(seed, jitter, interval_ms);
+        let s = Schedule::new(p.seed, p.interval, p.jitter, 0);
+        let start = start_ms * MS;
+        let mut worker = DeviceWorker::new(Arc::clone(&p), T0_MS, (0..DEVICES).collect(), start);
+        let mut produced = Produced::new();
+        let steps = |from: u64, to: u64| -> Vec<u64> {
+            (from..to).step_by((step_ms * MS) as usize).collect()
+        };
+        let cut = start + cut_ms * MS;
+        drive(&mut worker, &steps(start, cut), budget, &mut produced);
+        drain(&mut worker, cut, &mut produced);
+        let leaves = |d: u32| d % leaving == 0;
+        worker.retain_devices(|d| !leaves(d));
+        // The worker runs on (or not), then takes the devices back from `rejoin`.
+        let rejoin = cut + 1 + rejoin_after_ms * MS;
+        let worker_at = cut + worker_lead_ms * MS;
+        drive(&mut worker, &steps(cut, worker_at), budget, &mut produced);
+        let back: Vec<u32> = (0..DEVICES).filter(|&d| leaves(d)).collect();
+        worker.add_devices(&back, rejoin);
+        let end = rejoin.max(worker_at) + 2 * p.interval.as_nanos() as u64;
+        drive(&mut worker, &steps(worker_at, end), budget, &mut produced);
+        drain(&mut worker, end, &mut produced);
+
+        let mut expected: Vec<(u32, u64)> = Vec::new();
+        for d in 0..DEVICES {
+            if leaves(d) {
+                expected.extend(due_between(&s, d, start, cut));
+                expected.extend(due_between(&s, d, rejoin, end));
+            } else {
+                expected.extend(due_between(&s, d, start, end));
+            }
+        }
+        expected.sort_unstable();
+        let mut got: Vec<(u32, u64)> = produced.iter().map(|(k, _)| *k).collect();
+        got.sort_unstable();
+        prop_assert_eq!(&got, &expected);
+        // In due order, up to readings taken back after the worker had already passed them.
+        let dues: Vec<u64> = produced.iter().map(|((d, q), _)| s.due_ns(*d, *q)).collect();
+        let late_rejoin = rejoin < worker_at;
+        if !late_rejoin {
+            prop_assert!(dues.windows(2).all(|w| w[0] <= w[1]), "out of due order");
+        }
+        // The values are an uninterrupted worker's.
+        let mut reference = DeviceWorker::new(Arc::clone(&p), T0_MS, (0..DEVICES).collect(), start);
+        let mut truth = Produced::new();
+        drain(&mut reference, end, &mut truth);
+        let truth: BTreeMap<(u32, u64), Vec<f64>> = truth.into_iter().collect();
+        for (key, values) in &produced {
+            prop_assert_eq!(Some(values), truth.get(key), "{:?}", key);
+        }
+    }
+}
+
+/// A worker that lags its schedule by many intervals catches up through every reading, in due
+/// order.
+#[test]
+fn a_worker_far_behind_catches_up_in_due_order() {
+    let p = plan(5, 0.5, 10);
+    let s = Schedule::new(p.seed, p.interval, p.jitter, 0);
+    let mut worker = DeviceWorker::new(Arc::clone(&p), T0_MS, (0..DEVICES).collect(), 0);
+    let mut produced = Produced::new();
+    drain(&mut worker, 3_000 * MS, &mut produced);
+    let dues: Vec<u64> = produced
+        .iter()
+        .map(|((d, q), _)| s.due_ns(*d, *q))
+        .collect();
+    assert!(dues.windows(2).all(|w| w[0] <= w[1]));
+    let expected: usize = (0..DEVICES)
+        .map(|d| due_between(&s, d, 0, 3_000 * MS).len())
+        .sum();
+    assert_eq!(produced.len(), expected);
+    assert!(expected > 35_000, "{expected}");
+}
