@@ -26,13 +26,15 @@ fn yaml(devices: u32, profiles: &str, topic: &str) -> String {
     spec(&body)
 }
 
-/// Peak resident memory (bytes) of `devsim run` of `yaml` for 2 s against `brokers`.
+/// Peak resident memory (bytes) of `devsim run` of `yaml` for 8 s against `brokers`: long
+/// enough that a debug build has built every task's devices before the run ends (it takes ~3 s
+/// for 6 M, and a task whose run is over frees its devices at once).
 fn peak_rss(yaml: &str, brokers: &str) -> f64 {
     let dir = tempfile::tempdir().expect("temporary directory");
     let file = dir.path().join("sim.yaml");
     std::fs::write(&file, yaml).expect("write the simulation");
     let path = file.to_str().expect("UTF-8 path");
-    let (code, out, err) = devsim(&["run", "-f", path, "--brokers", brokers, "--duration", "2s"]);
+    let (code, out, err) = devsim(&["run", "-f", path, "--brokers", brokers, "--duration", "8s"]);
     assert_eq!(code, Some(0), "devsim run failed:\n{out}\n{err}");
     let mib: f64 = out
         .lines()

@@ -53,6 +53,39 @@ pub fn group_by_shard(devices: u32, shards: u32, wanted: &[u32]) -> Vec<Vec<u32>
     groups
 }
 
+/// The devices of each of `wanted` shards out of `shards`, already split across `tasks`
+/// producer tasks round robin, in one pass: the lists are the tasks' own, so a fleet is built
+/// without a second copy of its devices. Capacities are the largest likely shard's, so no list
+/// is reallocated while it fills (capacity never written to costs no memory).
+pub fn group_by_shard_and_task(
+    devices: u32,
+    shards: u32,
+    wanted: &[u32],
+    tasks: u32,
+) -> Vec<Vec<Vec<u32>>> {
+    let tasks = tasks.max(1);
+    let mut slot_of_shard = vec![usize::MAX; shards as usize];
+    for (slot, &shard) in wanted.iter().enumerate() {
+        slot_of_shard[shard as usize] = slot;
+    }
+    let per_task = (super::footprint::devices_per_shard_bound(devices, shards) / u64::from(tasks))
+        as usize
+        + 1;
+    let mut groups: Vec<Vec<Vec<u32>>> = wanted
+        .iter()
+        .map(|_| (0..tasks).map(|_| Vec::with_capacity(per_task)).collect())
+        .collect();
+    let mut counts = vec![0u32; wanted.len()];
+    for d in 0..devices {
+        let slot = slot_of_shard[shard_of(d, shards) as usize];
+        if slot != usize::MAX {
+            groups[slot][(counts[slot] % tasks) as usize].push(d);
+            counts[slot] += 1;
+        }
+    }
+    groups
+}
+
 /// Splits a shard's devices across `workers` producer tasks, round robin, so each gets an even
 /// share of every part of the index space.
 pub fn split_for_workers(devices: &[u32], workers: u32) -> Vec<Vec<u32>> {
@@ -106,6 +139,15 @@ mod tests {
             let groups = group_by_shard(devices, shards, &wanted);
             for (group, &shard) in groups.iter().zip(&wanted) {
                 prop_assert_eq!(group, &devices_of_shard(devices, shard, shards));
+            }
+        }
+
+        #[test]
+        fn grouping_by_task_agrees_with_grouping_then_splitting(devices in 1u32..3_000, shards in 1u32..12, tasks in 1u32..5) {
+            let wanted: Vec<u32> = (0..shards).rev().collect();
+            let groups = group_by_shard_and_task(devices, shards, &wanted, tasks);
+            for (parts, &shard) in groups.iter().zip(&wanted) {
+                prop_assert_eq!(parts, &split_for_workers(&devices_of_shard(devices, shard, shards), tasks));
             }
         }
 

@@ -12,7 +12,7 @@ use super::rate::RateLimiter;
 use super::report::Snapshot;
 use super::task::{SimClock, TaskCommand, TaskContext, TaskCounters, run_task};
 use crate::engine::plan::SimulationPlan;
-use crate::engine::shard::{group_by_shard, shard_of, split_for_workers};
+use crate::engine::shard::{group_by_shard, group_by_shard_and_task, shard_of, split_for_workers};
 use crate::engine::worker::DeviceWorker;
 
 /// What to run.
@@ -76,13 +76,14 @@ impl Fleet {
         let clock = SimClock::new(config.unix_t0_ms);
         let mut tasks = JoinSet::new();
         let mut handles = Vec::new();
+        let per_shard = plan.workers_per_replica;
         let by_shard = if config.idle {
-            vec![Vec::new(); config.shards.len()]
+            vec![vec![Vec::new(); per_shard as usize]; config.shards.len()]
         } else {
-            group_by_shard(plan.devices, plan.replicas, &config.shards)
+            group_by_shard_and_task(plan.devices, plan.replicas, &config.shards, per_shard)
         };
-        for (&shard, shard_devices) in config.shards.iter().zip(by_shard) {
-            for part in split_for_workers(&shard_devices, plan.workers_per_replica) {
+        for (&shard, parts) in config.shards.iter().zip(by_shard) {
+            for part in parts {
                 let worker = DeviceWorker::new(Arc::clone(plan), config.unix_t0_ms, part, start_ns);
                 let counters = Arc::new(TaskCounters::default());
                 let (commands, commands_rx) = mpsc::unbounded_channel();

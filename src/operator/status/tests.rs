@@ -245,10 +245,10 @@ fn conditions_keep_their_transition_time_while_unchanged() {
 
 #[test]
 fn workers_that_will_not_fit_their_memory_limit_are_warned_of_once() {
-    // 10 M devices on 2 replicas need ~100 MiB of state each beyond the process and its
+    // 30 M devices on 2 replicas need ~120 MB of state each beyond the process and its
     // queue (~80 MiB); the limit is 128Mi.
     let mut sim = sim("", None);
-    sim.spec.devices = 10_000_000;
+    sim.spec.devices = 30_000_000;
     let mut observed = ready(2);
     observed.worker_memory_limit = Some(128.0 * 1024.0 * 1024.0);
     let d = decide_now(&sim, &observed);
