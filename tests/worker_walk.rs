@@ -16,12 +16,11 @@ use proptest::prelude::*;
 
 const T0_MS: i64 = 1_750_000_000_000;
 const MS: u64 = 1_000_000;
-const DEVICES: u32 = 120;
 
-fn plan(seed: u64, jitter: f64, interval_ms: u64) -> Arc<SimulationPlan> {
+fn plan(devices: u32, seed: u64, jitter: f64, interval_ms: u64) -> Arc<SimulationPlan> {
     Arc::new(
         common::simulation(&common::spec(&format!(
-            "devices: {DEVICES}\ninterval: {interval_ms}ms\njitter: {jitter}\nseed: {seed}\nanomalyRate: 0.05\nprofiles:\n  - name: climate\n    sensors: [{{type: temperature}}, {{type: humidity}}]\n"
+            "devices: {devices}\ninterval: {interval_ms}ms\njitter: {jitter}\nseed: {seed}\nanomalyRate: 0.05\nprofiles:\n  - name: climate\n    sensors: [{{type: temperature}}, {{type: humidity}}]\n"
         )))
         .plan,
     )
@@ -75,6 +74,7 @@ proptest! {
     /// worker's own progress (it is behind) or behind it (the cut is already past).
     #[test]
     fn leaving_and_rejoining_keeps_exactly_the_owned_readings(
+        devices in prop_oneof![1u32..8, 8u32..200],
         seed in 0u64..1_000,
         jitter in prop_oneof![Just(0.0), 0.0f64..=0.5, Just(0.5)],
         interval_ms in prop_oneof![Just(10u64), 10u64..400],
@@ -86,10 +86,10 @@ proptest! {
         leaving in 2u32..5,
         start_ms in 0u64..300,
     ) {
-        let p = plan(seed, jitter, interval_ms);
+        let p = plan(devices, seed, jitter, interval_ms);
         let s = Schedule::new(p.seed, p.interval, p.jitter, 0);
         let start = start_ms * MS;
-        let mut worker = DeviceWorker::new(Arc::clone(&p), T0_MS, (0..DEVICES).collect(), start);
+        let mut worker = DeviceWorker::new(Arc::clone(&p), T0_MS, (0..devices).collect(), start);
         let mut produced = Produced::new();
         let steps = |from: u64, to: u64| -> Vec<u64> {
             (from..to).step_by((step_ms * MS) as usize).collect()
@@ -103,14 +103,14 @@ proptest! {
         let rejoin = cut + 1 + rejoin_after_ms * MS;
         let worker_at = cut + worker_lead_ms * MS;
         drive(&mut worker, &steps(cut, worker_at), budget, &mut produced);
-        let back: Vec<u32> = (0..DEVICES).filter(|&d| leaves(d)).collect();
+        let back: Vec<u32> = (0..devices).filter(|&d| leaves(d)).collect();
         worker.add_devices(&back, rejoin);
         let end = rejoin.max(worker_at) + 2 * p.interval.as_nanos() as u64;
         drive(&mut worker, &steps(worker_at, end), budget, &mut produced);
         drain(&mut worker, end, &mut produced);
 
         let mut expected: Vec<(u32, u64)> = Vec::new();
-        for d in 0..DEVICES {
+        for d in 0..devices {
             if leaves(d) {
                 expected.extend(due_between(&s, d, start, cut));
                 expected.extend(due_between(&s, d, rejoin, end));
@@ -129,7 +129,7 @@ proptest! {
             prop_assert!(dues.windows(2).all(|w| w[0] <= w[1]), "out of due order");
         }
         // The values are an uninterrupted worker's.
-        let mut reference = DeviceWorker::new(Arc::clone(&p), T0_MS, (0..DEVICES).collect(), start);
+        let mut reference = DeviceWorker::new(Arc::clone(&p), T0_MS, (0..devices).collect(), start);
         let mut truth = Produced::new();
         drain(&mut reference, end, &mut truth);
         let truth: BTreeMap<(u32, u64), Vec<f64>> = truth.into_iter().collect();
@@ -143,7 +143,8 @@ proptest! {
 /// order.
 #[test]
 fn a_worker_far_behind_catches_up_in_due_order() {
-    let p = plan(5, 0.5, 10);
+    const DEVICES: u32 = 120;
+    let p = plan(DEVICES, 5, 0.5, 10);
     let s = Schedule::new(p.seed, p.interval, p.jitter, 0);
     let mut worker = DeviceWorker::new(Arc::clone(&p), T0_MS, (0..DEVICES).collect(), 0);
     let mut produced = Produced::new();

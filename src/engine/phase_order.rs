@@ -1,61 +1,95 @@
 //! A producer task's devices in the order of their phase: the order it walks them in every
 //! interval, so that the walk itself is the schedule and no device needs a timer entry.
 //!
-//! Sorting happens in place: a 100 M-device list is 400 MB, and a copy of it, or a list of
+//! Grouping happens in place: a 100 M-device list is 400 MB, and a copy of it, or a list of
 //! (key, device) pairs beside it, would cost more than the devices' whole state.
 
-/// Sorts `devices` by `key` (ties by index), in place, with scratch space of a few bytes a
-/// device. An American-flag pass by the key's top bits puts each device in its bucket, then each
-/// bucket, a few dozen devices, is sorted exactly.
-pub fn sort_by_key_in_place(devices: &mut [u32], key: impl Fn(u32) -> u64) {
-    let n = devices.len();
-    if n < 2 {
-        return;
+/// Buckets of the phase keys: the walk meets a bucket's devices together, at the bucket's
+/// start, so within a bucket their order does not matter and they need no exact sort.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PhaseBuckets {
+    bits: u32,
+}
+
+impl PhaseBuckets {
+    /// Buckets for a task expected to hold `devices`: about 16 devices each, at most 2^20,
+    /// and at least 4, so a bucket spans at most a quarter of the interval (a reading is then
+    /// due before the cursor meets its device again, even with the largest jitter).
+    pub fn for_devices(devices: u64) -> Self {
+        let buckets = (devices / 16).clamp(4, 1 << 20).next_power_of_two();
+        Self {
+            bits: buckets.trailing_zeros(),
+        }
     }
-    let bits = (n / 32)
-        .clamp(1, 1 << 20)
-        .next_power_of_two()
-        .trailing_zeros();
-    let bucket_of = |device: u32| {
-        if bits == 0 {
+
+    /// The bucket of phase key `key`; buckets follow the keys' order.
+    #[inline]
+    pub fn of(&self, key: u64) -> u64 {
+        if self.bits == 0 {
             0
         } else {
-            (key(device) >> (64 - bits)) as usize
+            key >> (64 - self.bits)
         }
-    };
-    let buckets = 1usize << bits;
-    let mut starts = vec![0usize; buckets + 1];
-    for &device in devices.iter() {
-        starts[bucket_of(device) + 1] += 1;
     }
-    for b in 0..buckets {
+
+    /// The least phase key of bucket `bucket`, or `None` past the last bucket.
+    #[inline]
+    pub fn first_key(&self, bucket: u64) -> Option<u64> {
+        match self.bits {
+            0 => (bucket == 0).then_some(0),
+            bits => (bucket < 1 << bits).then(|| bucket << (64 - bits)),
+        }
+    }
+}
+
+/// Orders `devices` by the bucket of `key`, in place, with scratch space of a few kilobytes.
+/// Two American-flag passes, by the top eight bits and then by the rest, so each pass writes
+/// to a few hundred places at once and stays in cache.
+pub fn sort_into_buckets(devices: &mut [u32], buckets: PhaseBuckets, key: impl Fn(u32) -> u64) {
+    let bits = buckets.bits;
+    if bits == 0 || devices.len() < 2 {
+        return;
+    }
+    let high = bits.min(8);
+    let low = bits - high;
+    let starts = flag_pass(devices, 1 << high, |d| (key(d) >> (64 - high)) as usize);
+    if low == 0 {
+        return;
+    }
+    let mask = (1u64 << low) - 1;
+    for window in starts.windows(2) {
+        let part = &mut devices[window[0]..window[1]];
+        flag_pass(part, 1 << low, |d| {
+            ((key(d) >> (64 - bits)) & mask) as usize
+        });
+    }
+}
+
+/// One American-flag pass: groups `devices` by `digit` (below `radix`), in place; returns
+/// where each group starts, and the end.
+fn flag_pass(devices: &mut [u32], radix: usize, digit: impl Fn(u32) -> usize) -> Vec<usize> {
+    let mut starts = vec![0usize; radix + 1];
+    for &device in devices.iter() {
+        starts[digit(device) + 1] += 1;
+    }
+    for b in 0..radix {
         starts[b + 1] += starts[b];
     }
-    let mut next = starts[..buckets].to_vec();
-    for bucket in 0..buckets {
-        let end = starts[bucket + 1];
-        while next[bucket] < end {
-            let target = bucket_of(devices[next[bucket]]);
-            if target == bucket {
-                next[bucket] += 1;
+    let mut next = starts[..radix].to_vec();
+    for group in 0..radix {
+        let end = starts[group + 1];
+        while next[group] < end {
+            let target = digit(devices[next[group]]);
+            if target == group {
+                next[group] += 1;
             } else {
-                // Buckets before this one are complete, so `target` lies after it.
-                devices.swap(next[bucket], next[target]);
+                // Groups before this one are complete, so `target` lies after it.
+                devices.swap(next[group], next[target]);
                 next[target] += 1;
             }
         }
     }
-    drop(next);
-    let mut scratch: Vec<(u64, u32)> = Vec::new();
-    for bucket in 0..buckets {
-        let part = &mut devices[starts[bucket]..starts[bucket + 1]];
-        scratch.clear();
-        scratch.extend(part.iter().map(|&d| (key(d), d)));
-        scratch.sort_unstable();
-        for (slot, &(_, device)) in part.iter_mut().zip(&scratch) {
-            *slot = device;
-        }
-    }
+    starts
 }
 
 /// Where a merge put things, to move indices into the merged list.
@@ -86,8 +120,8 @@ impl Merged {
     }
 }
 
-/// Merges `added` (sorted by `key`, ties by index) into `devices` (likewise sorted), in place
-/// from the back. `mv(from, to)` is called as each old device moves from one index to another,
+/// Merges `added` (ordered by `key`) into `devices` (likewise ordered), in place from the
+/// back; of equal keys, the old devices come first. `mv(from, to)` is called as each old device moves from one index to another,
 /// so the caller can move whatever it keeps beside it.
 pub fn merge_sorted(
     devices: &mut Vec<u32>,
@@ -102,7 +136,7 @@ pub fn merge_sorted(
     while j > 0 {
         k -= 1;
         let new = added[j - 1];
-        if i > 0 && (key(devices[i - 1]), devices[i - 1]) > (key(new), new) {
+        if i > 0 && key(devices[i - 1]) > key(new) {
             devices[k] = devices[i - 1];
             mv(i - 1, k);
             i -= 1;
@@ -125,18 +159,27 @@ mod tests {
         mix64(u64::from(d) / 3)
     }
 
-    fn sorted(devices: &[u32]) -> Vec<u32> {
+    fn bucketed(devices: &[u32], buckets: PhaseBuckets) -> Vec<u32> {
         let mut v = devices.to_vec();
-        v.sort_unstable_by_key(|&d| (key(d), d));
+        v.sort_by_key(|&d| buckets.of(key(d)));
         v
+    }
+
+    fn buckets_of(devices: &[u32], buckets: PhaseBuckets) -> Vec<u64> {
+        devices.iter().map(|&d| buckets.of(key(d))).collect()
     }
 
     proptest! {
         #[test]
-        fn sorts_like_a_plain_sort(devices in proptest::collection::vec(0u32..100_000, 0..5_000)) {
+        fn groups_like_a_plain_sort_by_bucket(devices in proptest::collection::vec(0u32..100_000, 0..5_000), expect in 0u64..100_000_000) {
+            let buckets = PhaseBuckets::for_devices(expect);
             let mut v = devices.clone();
-            sort_by_key_in_place(&mut v, key);
-            prop_assert_eq!(v, sorted(&devices));
+            sort_into_buckets(&mut v, buckets, key);
+            prop_assert_eq!(buckets_of(&v, buckets), buckets_of(&bucketed(&devices, buckets), buckets));
+            let (mut a, mut b) = (v.clone(), devices.clone());
+            a.sort_unstable();
+            b.sort_unstable();
+            prop_assert_eq!(a, b, "the same devices");
         }
 
         #[test]
@@ -144,12 +187,14 @@ mod tests {
             old in proptest::collection::btree_set(0u32..50_000, 0..800),
             new in proptest::collection::btree_set(50_000u32..100_000, 0..800),
         ) {
-            let old = sorted(&old.into_iter().collect::<Vec<_>>());
-            let new = sorted(&new.into_iter().collect::<Vec<_>>());
+            let buckets = PhaseBuckets::for_devices(200);
+            let bucket = |d: u32| buckets.of(key(d));
+            let old = bucketed(&old.into_iter().collect::<Vec<_>>(), buckets);
+            let new = bucketed(&new.into_iter().collect::<Vec<_>>(), buckets);
             let mut merged = old.clone();
             let mut moves = vec![None; old.len()];
-            let at = merge_sorted(&mut merged, &new, key, |from, to| moves[from] = Some(to));
-            prop_assert_eq!(&merged, &sorted(&[old.clone(), new.clone()].concat()));
+            let at = merge_sorted(&mut merged, &new, bucket, |from, to| moves[from] = Some(to));
+            prop_assert!(merged.windows(2).all(|w| bucket(w[0]) <= bucket(w[1])));
             for (o, &device) in old.iter().enumerate() {
                 let n = at.old_to_new(o as u32) as usize;
                 prop_assert_eq!(merged[n], device);
@@ -168,10 +213,26 @@ mod tests {
     }
 
     #[test]
-    fn a_million_devices_sort_with_small_scratch() {
+    fn bucket_keys_bound_the_keys_of_their_devices() {
+        let buckets = PhaseBuckets::for_devices(1_000_000);
+        for d in 0..10_000u32 {
+            let b = buckets.of(key(d));
+            assert!(buckets.first_key(b).expect("a bucket") <= key(d));
+            assert!(buckets.first_key(b + 1).is_none_or(|next| next > key(d)));
+        }
+        assert_eq!(PhaseBuckets::for_devices(0).first_key(4), None);
+        assert!(PhaseBuckets::for_devices(0).first_key(3).is_some());
+    }
+
+    #[test]
+    fn a_million_devices_group_in_place() {
+        let buckets = PhaseBuckets::for_devices(1_000_000);
         let mut v: Vec<u32> = (0..1_000_000).rev().collect();
-        sort_by_key_in_place(&mut v, key);
-        assert!(v.windows(2).all(|w| (key(w[0]), w[0]) < (key(w[1]), w[1])));
+        sort_into_buckets(&mut v, buckets, key);
+        assert!(
+            v.windows(2)
+                .all(|w| buckets.of(key(w[0])) <= buckets.of(key(w[1])))
+        );
         assert_eq!(v.len(), 1_000_000);
     }
 }

@@ -1,13 +1,15 @@
 //! The walk through a worker's phase-sorted devices that is their schedule.
 //!
-//! The cursor meets device `i` of interval `k` at `phase(i) + k·interval`, the earliest its
-//! reading `first_seq + k` can be due; the reading is then filed by its due time, in the heap
-//! if it is due soon, in the wheel otherwise. Everything not yet met is due no earlier than the
+//! The devices are grouped by buckets of phase. The cursor meets device `i` of interval `k` at
+//! `start(bucket(i)) + k·interval`, no later than its reading `first_seq + k` can be due; the
+//! reading is then filed by its due time, in the heap if it is due soon, in the wheel
+//! otherwise. Everything not yet met is due no earlier than the
 //! cursor, so the least of the heap, the wheel's next slot and the cursor is what comes next.
 
 use std::cmp::Reverse;
 
 use super::{DeviceWorker, Pending};
+use crate::engine::phase_order::PhaseBuckets;
 use crate::engine::schedule::Schedule;
 
 /// Where the walk stands: at device `pos` of interval `cycle`, met at `at_ns`.
@@ -21,25 +23,41 @@ pub(super) struct Cursor {
 
 impl Cursor {
     /// A cursor that meets no reading due before `start_ns` that it could still miss: it
-    /// starts one largest jitter before it.
-    pub(super) fn starting_at(schedule: &Schedule, devices: &[u32], start_ns: u64) -> Self {
+    /// starts one largest jitter before it, at the bucket that time falls in.
+    pub(super) fn starting_at(
+        schedule: &Schedule,
+        buckets: PhaseBuckets,
+        devices: &[u32],
+        start_ns: u64,
+    ) -> Self {
         let from = start_ns.saturating_sub(schedule.max_jitter_ns() + 1);
         let interval = schedule.interval_ns();
         let cycle = from / interval;
         let within = from % interval;
-        let pos = devices.partition_point(|&d| schedule.phase_ns(d) < within);
+        // Whole buckets that end by `within` are passed; the one it falls in is met.
+        let pos = devices.partition_point(|&d| {
+            let bucket = buckets.of(schedule.phase_key(d));
+            buckets
+                .first_key(bucket + 1)
+                .is_some_and(|next| schedule.phase_of_key(next) <= within)
+        });
         let mut cursor = Self {
             pos,
             cycle,
             at_ns: 0,
         };
-        cursor.wrap_and_time(schedule, devices);
+        cursor.wrap_and_time(schedule, buckets, devices);
         cursor
     }
 
     /// Moves past the last device into the next interval, and works out when the cursor meets
-    /// the device it now stands at.
-    pub(super) fn wrap_and_time(&mut self, schedule: &Schedule, devices: &[u32]) {
+    /// the device it now stands at: at the start of its bucket.
+    pub(super) fn wrap_and_time(
+        &mut self,
+        schedule: &Schedule,
+        buckets: PhaseBuckets,
+        devices: &[u32],
+    ) {
         if devices.is_empty() {
             self.at_ns = u64::MAX;
             return;
@@ -48,8 +66,10 @@ impl Cursor {
             self.pos = 0;
             self.cycle += 1;
         }
+        let bucket = buckets.of(schedule.phase_key(devices[self.pos]));
+        let first_key = buckets.first_key(bucket).unwrap_or(0);
         self.at_ns = schedule
-            .phase_ns(devices[self.pos])
+            .phase_of_key(first_key)
             .saturating_add(self.cycle.saturating_mul(schedule.interval_ns()));
     }
 }
@@ -94,7 +114,8 @@ impl DeviceWorker {
         let seq = self.plan.first_seq + self.cursor.cycle;
         self.cursor.pos += 1;
         let schedule = *self.generator.schedule();
-        self.cursor.wrap_and_time(&schedule, &self.devices);
+        self.cursor
+            .wrap_and_time(&schedule, self.buckets, &self.devices);
         self.handovers.forget_before(met_ns);
         let device = self.devices[local];
         let due_ns = schedule.due_ns(device, seq);
@@ -114,12 +135,15 @@ impl DeviceWorker {
         );
     }
 
-    /// Files a reading the cursor has met (at `met_ns`): in the wheel when its slot is still to
-    /// open, in the heap otherwise. `pending.seq` must be the one [`Self::met_seq`] gives.
+    /// Files a reading the cursor has met (at `met_ns`): in the wheel when its slot opens after
+    /// the next, in the heap otherwise. `pending.seq` must be the one [`Self::met_seq`] gives.
     pub(super) fn file(&mut self, pending: Pending, met_ns: u64) {
         // An empty wheel's cursor may be far behind; opening its stale slots would be wasted work.
         self.wheel.skip_idle_to(met_ns);
-        if pending.due_ns >= self.wheel.next_slot_start_ns() {
+        // Due within the next slot: straight to the heap. Without jitter that is nearly every
+        // reading (a bucket spans less than a slot), so the wheel stays out of the hot path.
+        let heap_until = self.wheel.next_slot_start_ns() + self.wheel.tick_ns();
+        if pending.due_ns >= heap_until {
             self.wheel.insert(pending.local, pending.due_ns);
         } else {
             self.heap.push(Reverse(pending));

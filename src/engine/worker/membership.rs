@@ -5,7 +5,7 @@ use std::collections::BinaryHeap;
 
 use super::cursor::Cursor;
 use super::{COLD, DeviceWorker, Pending};
-use crate::engine::phase_order::{merge_sorted, sort_by_key_in_place};
+use crate::engine::phase_order::{merge_sorted, sort_into_buckets};
 
 /// Devices taken over from another owner whose first readings the cursor has still to meet:
 /// readings of theirs due before their start were the old owner's. Empty but for the interval
@@ -42,20 +42,19 @@ impl DeviceWorker {
             return;
         }
         let schedule = *self.generator.schedule();
+        let buckets = self.buckets;
+        let bucket = |d: u32| buckets.of(schedule.phase_key(d));
         let mut added = devices.to_vec();
-        sort_by_key_in_place(&mut added, |d| schedule.phase_key(d));
+        sort_into_buckets(&mut added, buckets, |d| schedule.phase_key(d));
         let was_empty = self.devices.is_empty();
         let stride = self.stride;
         let state = &mut self.state;
         state.reserve_exact(added.len() * stride);
         state.resize(state.len() + added.len() * stride, 0.0);
         self.devices.reserve_exact(added.len());
-        let merged = merge_sorted(
-            &mut self.devices,
-            &added,
-            |d| schedule.phase_key(d),
-            |from, to| state.copy_within(from * stride..(from + 1) * stride, to * stride),
-        );
+        let merged = merge_sorted(&mut self.devices, &added, bucket, |from, to| {
+            state.copy_within(from * stride..(from + 1) * stride, to * stride)
+        });
         for index in merged.added() {
             let values = &mut state[index as usize * stride..(index as usize + 1) * stride];
             values.fill(0.0);
@@ -64,11 +63,11 @@ impl DeviceWorker {
         self.wheel.remap(|old| Some(merged.old_to_new(old)));
         self.remap_heap(|old| Some(merged.old_to_new(old)));
         self.cursor = if was_empty {
-            Cursor::starting_at(&schedule, &self.devices, start_ns)
+            Cursor::starting_at(&schedule, buckets, &self.devices, start_ns)
         } else {
             let mut cursor = self.cursor;
             cursor.pos = merged.cursor_to_new(cursor.pos as u32) as usize;
-            cursor.wrap_and_time(&schedule, &self.devices);
+            cursor.wrap_and_time(&schedule, buckets, &self.devices);
             cursor
         };
         let mut ahead_of_cursor = Vec::new();
@@ -137,7 +136,8 @@ impl DeviceWorker {
         self.remap_heap(new_index);
         let schedule = *self.generator.schedule();
         self.cursor.pos -= removed.partition_point(|&r| (r as usize) < self.cursor.pos);
-        self.cursor.wrap_and_time(&schedule, &self.devices);
+        self.cursor
+            .wrap_and_time(&schedule, self.buckets, &self.devices);
         before - kept
     }
 

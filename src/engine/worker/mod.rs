@@ -5,8 +5,8 @@
 //! sink, so the same code runs under Tokio, in tests with a fake clock, and in benchmarks.
 //!
 //! Per device it keeps its index and one `f32` of smoothed state per sensor, nothing else. The
-//! devices are sorted by phase, so a cursor walking them interval after interval meets each
-//! device when its next reading's jitter window opens; the sequence number is the cursor's
+//! devices are grouped by phase, so a cursor walking them interval after interval meets each
+//! device just before its next reading's jitter window opens; the sequence number is the cursor's
 //! interval count. Only readings inside their jitter window (a wheel entry of 4 bytes) or due
 //! and waiting (a small heap) take space of their own.
 
@@ -20,7 +20,7 @@ use std::sync::Arc;
 use hdrhistogram::Histogram;
 
 use super::device::write_device_id;
-use super::phase_order::sort_by_key_in_place;
+use super::phase_order::{PhaseBuckets, sort_into_buckets};
 use super::plan::{MAX_SENSORS, Overflow, SimulationPlan};
 use super::reading::{Reading, ReadingGenerator};
 use super::wheel::TimerWheel;
@@ -78,8 +78,9 @@ const COLD: f32 = f32::NAN;
 pub struct DeviceWorker {
     plan: Arc<SimulationPlan>,
     generator: ReadingGenerator,
-    /// The devices, sorted by phase: the order the cursor meets them in each interval.
+    /// The devices, grouped by phase bucket: the order the cursor meets them in each interval.
     devices: Vec<u32>,
+    buckets: PhaseBuckets,
     /// `max_sensors` values per device, in the order of `devices`; the first is [`COLD`] until
     /// the device's state has been rebuilt.
     state: Vec<f32>,
@@ -116,7 +117,10 @@ impl DeviceWorker {
         let generator = ReadingGenerator::new(&plan, unix_t0_ms);
         let stride = plan.max_sensors();
         let schedule = *generator.schedule();
-        sort_by_key_in_place(&mut devices, |d| schedule.phase_key(d));
+        let tasks = u64::from(plan.replicas.max(1)) * u64::from(plan.workers_per_replica.max(1));
+        let expected = (u64::from(plan.devices) / tasks).max(devices.len() as u64);
+        let buckets = PhaseBuckets::for_devices(expected);
+        sort_into_buckets(&mut devices, buckets, |d| schedule.phase_key(d));
         devices.shrink_to_fit();
         let mut state = vec![0.0; devices.len() * stride];
         for first in state.iter_mut().step_by(stride) {
@@ -125,11 +129,12 @@ impl DeviceWorker {
         let end_ns = plan.duration.map_or(u64::MAX, |d| {
             u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
         });
-        let cursor = cursor::Cursor::starting_at(&schedule, &devices, start_ns);
+        let cursor = cursor::Cursor::starting_at(&schedule, buckets, &devices, start_ns);
         Self {
             state,
             stride,
             devices,
+            buckets,
             cursor,
             wheel: Self::empty_wheel(&generator, start_ns),
             heap: BinaryHeap::new(),
