@@ -77,7 +77,9 @@ pub fn group_by_shard_and_task(
         .collect();
     let mut counts = vec![0u32; wanted.len()];
     for d in 0..devices {
-        let slot = slot_of_shard[shard_of(d, shards) as usize];
+        // One shard owns everything: no hash needed.
+        let shard = if shards == 1 { 0 } else { shard_of(d, shards) };
+        let slot = slot_of_shard[shard as usize];
         if slot != usize::MAX {
             groups[slot][(counts[slot] % tasks) as usize].push(d);
             counts[slot] += 1;

@@ -37,10 +37,54 @@ pub struct FleetConfig {
 }
 
 /// Time to leave between starting a fleet and its first readings, so that building the
-/// per-device state (about 100 ns a device on one core) does not make them late.
+/// per-device state does not make them late: 60 ns a device (finding a shard's devices and
+/// grouping each task's by phase took 43 ns a device at 100 M on 2 cores, release build).
 pub fn startup_allowance(devices: u32) -> std::time::Duration {
-    std::time::Duration::from_millis(100)
-        + std::time::Duration::from_nanos(100 * u64::from(devices))
+    std::time::Duration::from_millis(100) + std::time::Duration::from_nanos(60 * u64::from(devices))
+}
+
+/// Builds the tasks' workers, one thread a core: each sorts its own devices by phase, the bulk
+/// of a large fleet's start-up.
+fn build_workers(
+    plan: &Arc<SimulationPlan>,
+    unix_t0_ms: i64,
+    by_shard: Vec<Vec<Vec<u32>>>,
+    start_ns: u64,
+) -> Vec<Vec<DeviceWorker>> {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let mut parts: Vec<(usize, Vec<u32>)> = by_shard
+        .into_iter()
+        .enumerate()
+        .flat_map(|(shard, parts)| parts.into_iter().map(move |part| (shard, part)))
+        .collect();
+    let shards = parts.last().map_or(0, |(shard, _)| shard + 1);
+    let mut built: Vec<(usize, DeviceWorker)> = Vec::with_capacity(parts.len());
+    while !parts.is_empty() {
+        let batch: Vec<(usize, Vec<u32>)> = parts.drain(..threads.min(parts.len())).collect();
+        std::thread::scope(|scope| {
+            let running: Vec<_> = batch
+                .into_iter()
+                .map(|(shard, devices)| {
+                    let plan = Arc::clone(plan);
+                    scope.spawn(move || {
+                        (
+                            shard,
+                            DeviceWorker::new(plan, unix_t0_ms, devices, start_ns),
+                        )
+                    })
+                })
+                .collect();
+            for handle in running {
+                let (shard, worker) = handle.join().expect("building a worker does not panic");
+                built.push((shard, worker));
+            }
+        });
+    }
+    let mut workers: Vec<Vec<DeviceWorker>> = (0..shards).map(|_| Vec::new()).collect();
+    for (shard, worker) in built {
+        workers[shard].push(worker);
+    }
+    workers
 }
 
 /// How far ahead of a release its cut lies: time for every task to receive the command before
@@ -82,9 +126,9 @@ impl Fleet {
         } else {
             group_by_shard_and_task(plan.devices, plan.replicas, &config.shards, per_shard)
         };
-        for (&shard, parts) in config.shards.iter().zip(by_shard) {
-            for part in parts {
-                let worker = DeviceWorker::new(Arc::clone(plan), config.unix_t0_ms, part, start_ns);
+        let workers = build_workers(plan, config.unix_t0_ms, by_shard, start_ns);
+        for (&shard, shard_workers) in config.shards.iter().zip(workers) {
+            for worker in shard_workers {
                 let counters = Arc::new(TaskCounters::default());
                 let (commands, commands_rx) = mpsc::unbounded_channel();
                 // Each task gets an equal share of the global cap; shares of all replicas add up to it.
