@@ -1,6 +1,7 @@
 //! Sharding of the device index space by jump consistent hash (Lamport & Veach, 2014):
 //! going from R to R+1 shards moves only the ~1/(R+1) of the devices that the new shard takes.
 
+use super::footprint::devices_per_shard_bound;
 use super::rng::mix64;
 
 /// Shard (0-based) that owns `device` when there are `shards` shards; `shards` must be > 0.
@@ -54,9 +55,11 @@ pub fn group_by_shard(devices: u32, shards: u32, wanted: &[u32]) -> Vec<Vec<u32>
 }
 
 /// The devices of each of `wanted` shards out of `shards`, already split across `tasks`
-/// producer tasks round robin, in one pass: the lists are the tasks' own, so a fleet is built
-/// without a second copy of its devices. Capacities are the largest likely shard's, so no list
-/// is reallocated while it fills (capacity never written to costs no memory).
+/// producer tasks: task `t` takes the shard's devices in the `t`-th of `tasks` equal ranges of
+/// the index space. The ranges are scanned in parallel (one thread a core), each straight into
+/// its task's own lists, so a fleet is built without a second copy of its devices. Capacities
+/// are the largest likely share's, so no list is reallocated while it fills (capacity never
+/// written to costs no memory).
 pub fn group_by_shard_and_task(
     devices: u32,
     shards: u32,
@@ -68,21 +71,45 @@ pub fn group_by_shard_and_task(
     for (slot, &shard) in wanted.iter().enumerate() {
         slot_of_shard[shard as usize] = slot;
     }
-    let per_task = (super::footprint::devices_per_shard_bound(devices, shards) / u64::from(tasks))
-        as usize
-        + 1;
+    let scan = |task: u32| -> Vec<Vec<u32>> {
+        let bound = |t: u32| (u64::from(devices) * u64::from(t) / u64::from(tasks)) as u32;
+        let range = bound(task)..bound(task + 1);
+        let capacity = devices_per_shard_bound(range.len() as u32, shards) as usize;
+        let mut lists: Vec<Vec<u32>> = wanted
+            .iter()
+            .map(|_| Vec::with_capacity(capacity))
+            .collect();
+        for d in range {
+            // One shard owns everything: no hash needed.
+            let shard = if shards == 1 { 0 } else { shard_of(d, shards) };
+            let slot = slot_of_shard[shard as usize];
+            if slot != usize::MAX {
+                lists[slot].push(d);
+            }
+        }
+        lists
+    };
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let all: Vec<u32> = (0..tasks).collect();
+    let mut by_task: Vec<Vec<Vec<u32>>> = Vec::with_capacity(tasks as usize);
+    for batch in all.chunks(threads) {
+        std::thread::scope(|scope| {
+            let running: Vec<_> = batch
+                .iter()
+                .map(|&task| scope.spawn(move || scan(task)))
+                .collect();
+            for handle in running {
+                by_task.push(handle.join().expect("a scan does not panic"));
+            }
+        });
+    }
     let mut groups: Vec<Vec<Vec<u32>>> = wanted
         .iter()
-        .map(|_| (0..tasks).map(|_| Vec::with_capacity(per_task)).collect())
+        .map(|_| Vec::with_capacity(tasks as usize))
         .collect();
-    let mut counts = vec![0u32; wanted.len()];
-    for d in 0..devices {
-        // One shard owns everything: no hash needed.
-        let shard = if shards == 1 { 0 } else { shard_of(d, shards) };
-        let slot = slot_of_shard[shard as usize];
-        if slot != usize::MAX {
-            groups[slot][(counts[slot] % tasks) as usize].push(d);
-            counts[slot] += 1;
+    for lists in by_task {
+        for (slot, list) in lists.into_iter().enumerate() {
+            groups[slot].push(list);
         }
     }
     groups
@@ -145,11 +172,19 @@ mod tests {
         }
 
         #[test]
-        fn grouping_by_task_agrees_with_grouping_then_splitting(devices in 1u32..3_000, shards in 1u32..12, tasks in 1u32..5) {
+        fn grouping_by_task_gives_each_task_its_range_of_the_shard(devices in 1u32..3_000, shards in 1u32..12, tasks in 1u32..5) {
             let wanted: Vec<u32> = (0..shards).rev().collect();
             let groups = group_by_shard_and_task(devices, shards, &wanted, tasks);
             for (parts, &shard) in groups.iter().zip(&wanted) {
-                prop_assert_eq!(parts, &split_for_workers(&devices_of_shard(devices, shard, shards), tasks));
+                prop_assert_eq!(parts.len(), tasks as usize);
+                // In order, the tasks' lists are the shard's devices, each once.
+                prop_assert_eq!(parts.concat(), devices_of_shard(devices, shard, shards));
+                // Each task's devices lie in its own range of the index space.
+                for (t, part) in parts.iter().enumerate() {
+                    let lo = u64::from(devices) * t as u64 / u64::from(tasks);
+                    let hi = u64::from(devices) * (t as u64 + 1) / u64::from(tasks);
+                    prop_assert!(part.iter().all(|&d| (lo..hi).contains(&u64::from(d))));
+                }
             }
         }
 
