@@ -160,3 +160,52 @@ fn a_worker_far_behind_catches_up_in_due_order() {
     assert_eq!(produced.len(), expected);
     assert!(expected > 35_000, "{expected}");
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// A worker built at `built` (a restarted or new process) with devices of its own, then
+    /// handed devices whose old owner let go of them earlier, at `cut`, and others later: it
+    /// produces its own from `built`, the others from where they were let go, each once.
+    #[test]
+    fn a_worker_built_after_the_cut_takes_devices_over_from_the_cut(
+        devices in prop_oneof![1u32..8, 8u32..200],
+        seed in 0u64..1_000,
+        jitter in prop_oneof![Just(0.0), 0.0f64..=0.5, Just(0.5)],
+        interval_ms in prop_oneof![Just(10u64), 10u64..400],
+        step_ms in 1u64..50,
+        built_ms in 0u64..1_500,
+        cut_before_ms in 0u64..1_000,
+        later_ms in 0u64..1_000,
+        own_every in 1u32..4,
+    ) {
+        let p = plan(devices, seed, jitter, interval_ms);
+        let s = Schedule::new(p.seed, p.interval, p.jitter, 0);
+        let built = 1_000 * MS + built_ms * MS;
+        let cut = built.saturating_sub(cut_before_ms * MS);
+        let later = built + later_ms * MS;
+        let own = |d: u32| d % own_every == 0;
+        let early = |d: u32| !own(d) && d % 2 == 0;
+        let mut worker = DeviceWorker::new(
+            Arc::clone(&p), T0_MS, (0..devices).filter(|&d| own(d)).collect(), built,
+        );
+        let mut produced = Produced::new();
+        worker.add_devices(&(0..devices).filter(|&d| early(d)).collect::<Vec<_>>(), cut);
+        let steps: Vec<u64> = (built..later).step_by((step_ms * MS) as usize).collect();
+        drive(&mut worker, &steps, usize::MAX, &mut produced);
+        let rest: Vec<u32> = (0..devices).filter(|&d| !own(d) && !early(d)).collect();
+        worker.add_devices(&rest, later);
+        let end = later + 2 * p.interval.as_nanos() as u64;
+        drain(&mut worker, end, &mut produced);
+        let mut expected: Vec<(u32, u64)> = (0..devices)
+            .flat_map(|d| {
+                let from = if own(d) { built } else if early(d) { cut } else { later };
+                due_between(&s, d, from, end)
+            })
+            .collect();
+        expected.sort_unstable();
+        let mut got: Vec<(u32, u64)> = produced.iter().map(|(k, _)| *k).collect();
+        got.sort_unstable();
+        prop_assert_eq!(got, expected);
+    }
+}

@@ -84,7 +84,7 @@ impl DeviceWorker {
             if !self.wheel.is_empty() && self.wheel.next_slot_start_ns() <= horizon {
                 self.open_next_slot();
             } else if self.cursor.at_ns <= horizon {
-                self.meet_next();
+                self.meet_next(0);
             } else {
                 return (least <= now_ns).then(|| self.heap.peek().map(|Reverse(p)| *p))?;
             }
@@ -106,9 +106,18 @@ impl DeviceWorker {
         next
     }
 
-    /// Meets the device at the cursor: files its reading of this interval, unless it is not
-    /// ours to produce, and moves on.
-    fn meet_next(&mut self) {
+    /// Meets every device the cursor reaches before `start_ns`, filing only their readings due
+    /// at or after it: a worker built at `start_ns` owns nothing before it. Done once, at
+    /// construction, so no floor lingers for devices added later with an earlier start.
+    pub(super) fn meet_until(&mut self, start_ns: u64) {
+        while self.cursor.at_ns < start_ns {
+            self.meet_next(start_ns);
+        }
+    }
+
+    /// Meets the device at the cursor: files its reading of this interval unless it is due
+    /// before `floor_ns` or is otherwise not ours to produce, and moves on.
+    fn meet_next(&mut self, floor_ns: u64) {
         let met_ns = self.cursor.at_ns;
         let local = self.cursor.pos;
         let seq = self.plan.first_seq + self.cursor.cycle;
@@ -119,9 +128,7 @@ impl DeviceWorker {
         self.handovers.forget_before(met_ns);
         let device = self.devices[local];
         let due_ns = schedule.due_ns(device, seq);
-        if due_ns >= self.end_ns
-            || due_ns < self.start_ns
-            || self.handovers.not_yet_ours(device, due_ns)
+        if due_ns >= self.end_ns || due_ns < floor_ns || self.handovers.not_yet_ours(device, due_ns)
         {
             return;
         }

@@ -93,7 +93,7 @@ impl DeviceWorker {
         let last = seqs.end - 1;
         for seq in seqs {
             let due_ns = self.generator.schedule().due_ns(device, seq);
-            if due_ns >= self.end_ns || due_ns < self.start_ns {
+            if due_ns >= self.end_ns {
                 continue;
             }
             let pending = Pending { due_ns, local, seq };

@@ -97,8 +97,6 @@ pub struct DeviceWorker {
     values: Vec<f64>,
     lag_ns: Histogram<u64>,
     counts: WorkerCounts,
-    /// Readings due before this time (ns after t0) are another process's (or nobody's).
-    start_ns: u64,
     /// Readings due at or after this time (ns after t0) are not produced.
     end_ns: u64,
     /// Readings further behind than this (ns) are skipped; `u64::MAX`: never.
@@ -130,7 +128,7 @@ impl DeviceWorker {
             u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
         });
         let cursor = cursor::Cursor::starting_at(&schedule, buckets, &devices, start_ns);
-        Self {
+        let mut worker = Self {
             state,
             stride,
             devices,
@@ -145,14 +143,15 @@ impl DeviceWorker {
             lag_ns: Histogram::new_with_bounds(1_000, 3_600_000_000_000, 2)
                 .expect("static histogram bounds are valid"),
             counts: WorkerCounts::default(),
-            start_ns,
             end_ns,
             max_lag_ns: plan.max_lag.map_or(u64::MAX, |d| {
                 u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
             }),
             generator,
             plan,
-        }
+        };
+        worker.meet_until(start_ns);
+        worker
     }
 
     /// A wheel spanning the jitter window and more, so no due time laps its cursor.
