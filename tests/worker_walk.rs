@@ -67,6 +67,18 @@ fn due_between(s: &Schedule, device: u32, from: u64, to: u64) -> Vec<(u32, u64)>
     out
 }
 
+/// A simulation of 1 to 200 devices, any seed, jitter from none to the most, an interval
+/// from the shortest to 400 ms.
+fn any_plan() -> impl Strategy<Value = Arc<SimulationPlan>> {
+    (
+        prop_oneof![1u32..8, 8u32..200],
+        0u64..1_000,
+        prop_oneof![Just(0.0), 0.0f64..=0.5, Just(0.5)],
+        prop_oneof![Just(10u64), 10u64..400],
+    )
+        .prop_map(|(devices, seed, jitter, interval_ms)| plan(devices, seed, jitter, interval_ms))
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
@@ -74,10 +86,7 @@ proptest! {
     /// worker's own progress (it is behind) or behind it (the cut is already past).
     #[test]
     fn leaving_and_rejoining_keeps_exactly_the_owned_readings(
-        devices in prop_oneof![1u32..8, 8u32..200],
-        seed in 0u64..1_000,
-        jitter in prop_oneof![Just(0.0), 0.0f64..=0.5, Just(0.5)],
-        interval_ms in prop_oneof![Just(10u64), 10u64..400],
+        p in any_plan(),
         step_ms in 1u64..120,
         budget in prop_oneof![Just(usize::MAX), 1usize..40],
         cut_ms in 0u64..1_500,
@@ -86,7 +95,7 @@ proptest! {
         leaving in 2u32..5,
         start_ms in 0u64..300,
     ) {
-        let p = plan(devices, seed, jitter, interval_ms);
+        let devices = p.devices;
         let s = Schedule::new(p.seed, p.interval, p.jitter, 0);
         let start = start_ms * MS;
         let mut worker = DeviceWorker::new(Arc::clone(&p), T0_MS, (0..devices).collect(), start);
@@ -137,49 +146,20 @@ proptest! {
             prop_assert_eq!(Some(values), truth.get(key), "{:?}", key);
         }
     }
-}
-
-/// A worker that lags its schedule by many intervals catches up through every reading, in due
-/// order.
-#[test]
-fn a_worker_far_behind_catches_up_in_due_order() {
-    const DEVICES: u32 = 120;
-    let p = plan(DEVICES, 5, 0.5, 10);
-    let s = Schedule::new(p.seed, p.interval, p.jitter, 0);
-    let mut worker = DeviceWorker::new(Arc::clone(&p), T0_MS, (0..DEVICES).collect(), 0);
-    let mut produced = Produced::new();
-    drain(&mut worker, 3_000 * MS, &mut produced);
-    let dues: Vec<u64> = produced
-        .iter()
-        .map(|((d, q), _)| s.due_ns(*d, *q))
-        .collect();
-    assert!(dues.windows(2).all(|w| w[0] <= w[1]));
-    let expected: usize = (0..DEVICES)
-        .map(|d| due_between(&s, d, 0, 3_000 * MS).len())
-        .sum();
-    assert_eq!(produced.len(), expected);
-    assert!(expected > 35_000, "{expected}");
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
     /// A worker built at `built` (a restarted or new process) with devices of its own, then
     /// handed devices whose old owner let go of them earlier, at `cut`, and others later: it
     /// produces its own from `built`, the others from where they were let go, each once.
     #[test]
     fn a_worker_built_after_the_cut_takes_devices_over_from_the_cut(
-        devices in prop_oneof![1u32..8, 8u32..200],
-        seed in 0u64..1_000,
-        jitter in prop_oneof![Just(0.0), 0.0f64..=0.5, Just(0.5)],
-        interval_ms in prop_oneof![Just(10u64), 10u64..400],
+        p in any_plan(),
         step_ms in 1u64..50,
         built_ms in 0u64..1_500,
         cut_before_ms in 0u64..1_000,
         later_ms in 0u64..1_000,
         own_every in 1u32..4,
     ) {
-        let p = plan(devices, seed, jitter, interval_ms);
+        let devices = p.devices;
         let s = Schedule::new(p.seed, p.interval, p.jitter, 0);
         let built = 1_000 * MS + built_ms * MS;
         let cut = built.saturating_sub(cut_before_ms * MS);
@@ -208,4 +188,26 @@ proptest! {
         got.sort_unstable();
         prop_assert_eq!(got, expected);
     }
+}
+
+/// A worker that lags its schedule by many intervals catches up through every reading, in due
+/// order.
+#[test]
+fn a_worker_far_behind_catches_up_in_due_order() {
+    const DEVICES: u32 = 120;
+    let p = plan(DEVICES, 5, 0.5, 10);
+    let s = Schedule::new(p.seed, p.interval, p.jitter, 0);
+    let mut worker = DeviceWorker::new(Arc::clone(&p), T0_MS, (0..DEVICES).collect(), 0);
+    let mut produced = Produced::new();
+    drain(&mut worker, 3_000 * MS, &mut produced);
+    let dues: Vec<u64> = produced
+        .iter()
+        .map(|((d, q), _)| s.due_ns(*d, *q))
+        .collect();
+    assert!(dues.windows(2).all(|w| w[0] <= w[1]));
+    let expected: usize = (0..DEVICES)
+        .map(|d| due_between(&s, d, 0, 3_000 * MS).len())
+        .sum();
+    assert_eq!(produced.len(), expected);
+    assert!(expected > 35_000, "{expected}");
 }

@@ -66,13 +66,19 @@ impl Schedule {
     /// Nanoseconds after `t0` at which reading `seq` of `device` is due.
     #[inline]
     pub fn due_ns(&self, device: u32, seq: u64) -> u64 {
+        self.due_with_phase_ns(self.phase_ns(device), device, seq)
+    }
+
+    /// [`Self::due_ns`] for a caller that has `device`'s phase at hand already.
+    #[inline]
+    pub fn due_with_phase_ns(&self, phase_ns: u64, device: u32, seq: u64) -> u64 {
         let jitter = if self.max_jitter_ns > 0.0 {
             (unit(hash(self.seed, Stream::Jitter, u64::from(device), seq)) * self.max_jitter_ns)
                 as u64
         } else {
             0
         };
-        self.phase_ns(device)
+        phase_ns
             + seq
                 .saturating_sub(self.first_seq)
                 .saturating_mul(self.interval_ns)

@@ -19,6 +19,8 @@ pub(super) struct Cursor {
     pub(super) cycle: u64,
     /// When the cursor meets the device at `pos` (ns after t0); `u64::MAX` with no devices.
     pub(super) at_ns: u64,
+    /// The phase key of the device at `pos`, hashed once for both the meeting and the due time.
+    key: u64,
 }
 
 impl Cursor {
@@ -45,6 +47,7 @@ impl Cursor {
             pos,
             cycle,
             at_ns: 0,
+            key: 0,
         };
         cursor.wrap_and_time(schedule, buckets, devices);
         cursor
@@ -66,7 +69,8 @@ impl Cursor {
             self.pos = 0;
             self.cycle += 1;
         }
-        let bucket = buckets.of(schedule.phase_key(devices[self.pos]));
+        self.key = schedule.phase_key(devices[self.pos]);
+        let bucket = buckets.of(self.key);
         let first_key = buckets.first_key(bucket).unwrap_or(0);
         self.at_ns = schedule
             .phase_of_key(first_key)
@@ -121,13 +125,14 @@ impl DeviceWorker {
         let met_ns = self.cursor.at_ns;
         let local = self.cursor.pos;
         let seq = self.plan.first_seq + self.cursor.cycle;
-        self.cursor.pos += 1;
         let schedule = *self.generator.schedule();
+        let device = self.devices[local];
+        let due_ns =
+            schedule.due_with_phase_ns(schedule.phase_of_key(self.cursor.key), device, seq);
+        self.cursor.pos += 1;
         self.cursor
             .wrap_and_time(&schedule, self.buckets, &self.devices);
         self.handovers.forget_before(met_ns);
-        let device = self.devices[local];
-        let due_ns = schedule.due_ns(device, seq);
         if due_ns >= self.end_ns || due_ns < floor_ns || self.handovers.not_yet_ours(device, due_ns)
         {
             return;
