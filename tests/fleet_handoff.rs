@@ -63,7 +63,8 @@ async fn resharding_two_three_two_at_a_common_cut_is_exact() {
         .plan,
     );
     let sink = Arc::new(MemorySink::default());
-    let t0_ms = unix_now_ms() + startup_allowance(plan.devices).as_millis() as i64;
+    let t0_ms =
+        unix_now_ms() + startup_allowance(&plan, u64::from(plan.devices)).as_millis() as i64;
     let fleets: Vec<Fleet> = (0..3)
         .map(|shard| worker(&plan, shard, t0_ms, &sink))
         .collect();

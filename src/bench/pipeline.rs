@@ -46,7 +46,7 @@ pub async fn produce_pipeline<S: MessageSink, T>(
     phase: Duration,
     on_start: impl FnOnce() -> T,
 ) -> T {
-    let allowance = startup_allowance(plan.devices);
+    let allowance = startup_allowance(plan, u64::from(plan.devices));
     let t0 = unix_now_ms() + allowance.as_millis() as i64;
     let mut fleet = Fleet::start(
         &FleetConfig {

@@ -82,7 +82,7 @@ async fn run_steps(args: RunArgs, shutdown: Shutdown) -> Result<u8, u8> {
     }
 
     // t0 lies a little ahead, so every device starts at sequence 0 on time once its task is built.
-    let t0_ms = unix_now_ms() + startup_allowance(plan.devices).as_millis() as i64;
+    let t0_ms = unix_now_ms() + startup_allowance(&plan, devices_here).as_millis() as i64;
     let plan = Arc::new(plan);
     let mut fleet = Fleet::start(
         &FleetConfig {
