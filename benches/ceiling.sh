@@ -11,22 +11,8 @@
 set -euo pipefail
 rounds="${1:-3}"
 seconds="${2:-10}"
-repo="$(cd "$(dirname "$0")/.." && pwd)"
-devsim="$repo/target/release/devsim"
-[ -x "$devsim" ] || { echo "build it first: cargo build --release" >&2; exit 2; }
-command -v kcat >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat >&2
-work="$(mktemp -d)"
-broker_pid=""
-trap '[ -n "$broker_pid" ] && kill "$broker_pid" 2>/dev/null; rm -rf "$work"' EXIT
-
-start_broker() {
-  rm -f "$work/address"
-  "$devsim" broker --topic ceiling --partitions 12 --address-file "$work/address" >/dev/null 2>&1 &
-  broker_pid=$!
-  while [ ! -s "$work/address" ]; do sleep 0.1; done
-  brokers="$(cat "$work/address")"
-}
-stop_broker() { kill "$broker_pid"; wait "$broker_pid" 2>/dev/null || true; broker_pid=""; }
+# shellcheck source=benches/common.sh
+source "$(dirname "$0")/common.sh"
 
 # simulation ENCODING COMPRESSION ACKS IDEMPOTENCE: examples/throughput.yaml's fleet with them.
 simulation() {
@@ -56,7 +42,7 @@ YAML
 # others), read from the page cache.
 make_kcat_input() {
   simulation json none 1 false > "$work/sample.yaml"
-  start_broker
+  start_broker ceiling
   "$devsim" run -f "$work/sample.yaml" --brokers "$brokers" --duration 1s --report-every 0 >/dev/null
   # (head ends the pipe early, which its writers see as a broken pipe: not a failure here)
   { kcat -C -b "$brokers" -t ceiling -o beginning -e -q -f '%k\t%s\n' 2>/dev/null \
@@ -94,7 +80,7 @@ for setting in "none 1 false" "lz4 1 false" "zstd all true"; do
   read -r codec acks idempotence <<< "$setting"
   for encoding in json protobuf; do
     simulation "$encoding" "$codec" "$acks" "$idempotence" > "$work/sim.yaml"
-    start_broker
+    start_broker ceiling
     : > "$work/raw"; : > "$work/pipeline"; : > "$work/kcat"
     for _ in $(seq "$rounds"); do
       [ "$encoding" = json ] && kcat_phase "$codec" "$acks" "$idempotence" >> "$work/kcat"

@@ -15,20 +15,10 @@ rate="${2:-10000}"
 shift $(( $# > 2 ? 2 : $# ))
 lingers=("$@")
 [ "${#lingers[@]}" -gt 0 ] || lingers=(5 20 100)
-repo="$(cd "$(dirname "$0")/.." && pwd)"
-devsim="$repo/target/release/devsim"
-[ -x "$devsim" ] || { echo "build it first: cargo build --release" >&2; exit 2; }
-command -v kcat >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat >&2
-work="$(mktemp -d)"
-broker_pid=""
-trap '[ -n "$broker_pid" ] && kill "$broker_pid" 2>/dev/null; rm -rf "$work"' EXIT
+# shellcheck source=benches/common.sh
+source "$(dirname "$0")/common.sh"
 warmup=5
-
-"$devsim" broker --topic linger --partitions 12 --address-file "$work/address" >/dev/null 2>&1 \
-  < <(sleep infinity) &
-broker_pid=$!
-while [ ! -s "$work/address" ]; do sleep 0.1; done
-brokers="$(cat "$work/address")"
+start_broker linger
 
 simulation() { # LINGER_MS
   printf 'apiVersion: devsim.io/v1alpha1\nkind: DeviceSimulation\nmetadata:\n  name: linger\nspec:\n  devices: %s\n  interval: 1s\n  kafka:\n    topic: linger\n    partitions: 12\n    linger: %sms\n' "$rate" "$1"
