@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The honest ceiling: devsim's full pipeline against the raw producer (librdkafka handed
-# pre-built messages: `devsim bench`'s raw mode) and against kcat -P from a file, run A B C A B C
-# ... in one go, each against a `devsim broker` in a process of its own, for several producer
-# settings and both encodings. Prints a markdown table of medians and spreads.
+# pre-built messages: `devsim bench`'s raw mode), against kcat -P from a file, and against
+# benches/c_producer.c (the same file through devsim's own librdkafka, from C), run A B C D A B
+# C D ... in one go, each against a `devsim broker` in a process of its own, for several
+# producer settings and both encodings. Prints a markdown table of medians and spreads.
 #
 # Usage: benches/ceiling.sh [ROUNDS [SECONDS]]   (defaults 3 and 10)
-# Needs a release build (cargo build --release) and kcat (Debian's package, installed if
-# missing). kcat runs for JSON only: it reads messages one per line, and protobuf values hold
-# arbitrary bytes. Scratch files go to a temporary folder, removed at the end.
+# Needs a release build (cargo build --release), kcat (Debian's package, installed if missing)
+# and a C compiler with OpenSSL's headers (as the build itself). kcat and the C producer run for
+# JSON only: they read messages one per line, and protobuf values hold arbitrary bytes. Scratch files go to a temporary folder, removed at the end.
 set -euo pipefail
 rounds="${1:-3}"
 seconds="${2:-10}"
@@ -66,6 +67,36 @@ kcat_phase() {
     'BEGIN { printf "%.0f %.2f\n", n / w, (u + s) * 1e6 / n }'
 }
 
+# The C reference (benches/c_producer.c), built against the librdkafka of devsim's release
+# build: skipped, with a note, when that build's static library is not found.
+build_c_producer() {
+  local out lib zstd
+  out="$(ls -d "$repo"/target/release/build/rdkafka-sys-*/out 2>/dev/null | head -n 1)"
+  lib="$out/src/librdkafka-static.a"
+  zstd="$(find "$repo"/target/release/build -name libzstd.a 2>/dev/null | head -n 1)"
+  if [ -z "$out" ] || [ ! -f "$lib" ] || [ -z "$zstd" ]; then
+    echo "(no librdkafka-static.a under target/release/build: the C row is skipped)" >&2
+    return
+  fi
+  mkdir -p "$work/include/librdkafka"
+  cp "$out/src/rdkafka.h" "$work/include/librdkafka/"
+  cc -O2 -o "$work/c_producer" "$repo/benches/c_producer.c" -I"$work/include" "$lib" "$zstd" \
+    -lssl -lcrypto -lz -lpthread -lm -ldl
+}
+
+# One C phase, with kcat's settings: prints "msg/s cpu-µs-per-message".
+c_phase() {
+  local codec="$1" acks="$2" idempotence="$3"
+  /usr/bin/env time -f "%e %U %S" -o "$work/c.time" "$work/c_producer" "$brokers" ceiling \
+    "$work/kcat-input.txt" compression.codec="$codec" \
+    acks="$([ "$acks" = all ] && echo -1 || echo "$acks")" enable.idempotence="$idempotence" \
+    linger.ms=5 partitioner=fnv1a queue.buffering.max.kbytes=32768 \
+    queue.buffering.max.messages=131072 2> /dev/null
+  read -r wall user system < "$work/c.time"
+  awk -v n="$kcat_messages" -v w="$wall" -v u="$user" -v s="$system" \
+    'BEGIN { printf "%.0f %.2f\n", n / w, (u + s) * 1e6 / n }'
+}
+
 median_spread() { # values on stdin -> "median (min-max)"
   sort -g | awk '{ v[NR] = $1 } END {
     m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
@@ -74,6 +105,7 @@ median_spread() { # values on stdin -> "median (min-max)"
 median() { sort -g | awk '{ v[NR] = $1 } END { printf "%.2f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 make_kcat_input
+build_c_producer
 echo "| encoding | compression / acks | producer | msg/s median (min-max) | CPU µs a message | pipeline / this |"
 echo "|---|---|---|---|---|---|"
 for setting in "none 1 false" "lz4 1 false" "zstd all true"; do
@@ -81,15 +113,17 @@ for setting in "none 1 false" "lz4 1 false" "zstd all true"; do
   for encoding in json protobuf; do
     simulation "$encoding" "$codec" "$acks" "$idempotence" > "$work/sim.yaml"
     start_broker ceiling
-    : > "$work/raw"; : > "$work/pipeline"; : > "$work/kcat"
+    : > "$work/raw"; : > "$work/pipeline"; : > "$work/kcat"; : > "$work/c-librdkafka"
     for _ in $(seq "$rounds"); do
       [ "$encoding" = json ] && kcat_phase "$codec" "$acks" "$idempotence" >> "$work/kcat"
+      [ "$encoding" = json ] && [ -x "$work/c_producer" ] \
+        && c_phase "$codec" "$acks" "$idempotence" >> "$work/c-librdkafka"
       "$devsim" bench -f "$work/sim.yaml" --brokers "$brokers" --duration "${seconds}s" --rounds 1 \
         | awk '$2 == "raw" || $2 == "pipeline" { print $3, $6 >> ("'"$work"'/" $2) }'
     done
     stop_broker
     pipeline_rate="$(cut -d' ' -f1 "$work/pipeline" | median)"
-    for producer in kcat raw pipeline; do
+    for producer in kcat c-librdkafka raw pipeline; do
       [ -s "$work/$producer" ] || continue
       rate="$(cut -d' ' -f1 "$work/$producer" | median_spread)"
       cpu="$(cut -d' ' -f2 "$work/$producer" | median)"
