@@ -43,6 +43,7 @@ pub struct FleetConfig {
 /// each task's own devices by phase. Per device and thread, measured at 100 M devices (release
 /// build, 2 cores): the scan 35 ns with 10 shards and 51 ns with 100, 6 ns with one; grouping
 /// 80 ns. The allowance is 1.4 times that (the margin that held at 100 M), plus 100 ms.
+/// `devices_here` is how many devices this process will own (at most).
 pub fn startup_allowance(plan: &SimulationPlan, devices_here: u64) -> std::time::Duration {
     let threads = std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64);
     let shards = f64::from(plan.replicas.max(1));
@@ -55,6 +56,7 @@ pub fn startup_allowance(plan: &SimulationPlan, devices_here: u64) -> std::time:
     std::time::Duration::from_millis(100)
         + std::time::Duration::from_nanos((1.4 * work_ns / threads) as u64)
 }
+
 /// Builds the tasks' workers, one thread a core: each sorts its own devices by phase, the bulk
 /// of a large fleet's start-up.
 fn build_workers(
