@@ -54,17 +54,25 @@ make_kcat_input() {
   kcat_messages="$(wc -l < "$work/kcat-input.txt")"
 }
 
-# One kcat phase: prints "msg/s cpu-µs-per-message".
-kcat_phase() {
-  local codec="$1" acks="$2" idempotence="$3"
-  /usr/bin/env time -f "%e %U %S" -o "$work/kcat.time" kcat -P -b "$brokers" -t ceiling -K$'\t' \
-    -z "$codec" -X acks="$([ "$acks" = all ] && echo -1 || echo "$acks")" \
-    -X enable.idempotence="$idempotence" -X linger.ms=5 -X partitioner=fnv1a \
-    -X queue.buffering.max.kbytes=32768 -X queue.buffering.max.messages=131072 \
-    -l "$work/kcat-input.txt"
-  read -r wall user system < "$work/kcat.time"
+# The producer settings kcat and the C producer share, as property=value words.
+shared_settings() { # CODEC ACKS IDEMPOTENCE
+  echo "compression.codec=$1 acks=$([ "$2" = all ] && echo -1 || echo "$2")" \
+    "enable.idempotence=$3 linger.ms=5 partitioner=fnv1a" \
+    "queue.buffering.max.kbytes=32768 queue.buffering.max.messages=131072"
+}
+
+# Runs a producer that sends the whole input file: prints "msg/s cpu-µs-per-message".
+timed_phase() {
+  /usr/bin/env time -f "%e %U %S" -o "$work/phase.time" "$@" > /dev/null 2>&1
+  read -r wall user system < "$work/phase.time"
   awk -v n="$kcat_messages" -v w="$wall" -v u="$user" -v s="$system" \
     'BEGIN { printf "%.0f %.2f\n", n / w, (u + s) * 1e6 / n }'
+}
+
+kcat_phase() { # CODEC ACKS IDEMPOTENCE
+  local settings=()
+  for setting in $(shared_settings "$@"); do settings+=(-X "$setting"); done
+  timed_phase kcat -P -b "$brokers" -t ceiling -K$'\t' "${settings[@]}" -l "$work/kcat-input.txt"
 }
 
 # The C reference (benches/c_producer.c), built against the librdkafka of devsim's release
@@ -84,17 +92,9 @@ build_c_producer() {
     -lssl -lcrypto -lz -lpthread -lm -ldl
 }
 
-# One C phase, with kcat's settings: prints "msg/s cpu-µs-per-message".
-c_phase() {
-  local codec="$1" acks="$2" idempotence="$3"
-  /usr/bin/env time -f "%e %U %S" -o "$work/c.time" "$work/c_producer" "$brokers" ceiling \
-    "$work/kcat-input.txt" compression.codec="$codec" \
-    acks="$([ "$acks" = all ] && echo -1 || echo "$acks")" enable.idempotence="$idempotence" \
-    linger.ms=5 partitioner=fnv1a queue.buffering.max.kbytes=32768 \
-    queue.buffering.max.messages=131072 2> /dev/null
-  read -r wall user system < "$work/c.time"
-  awk -v n="$kcat_messages" -v w="$wall" -v u="$user" -v s="$system" \
-    'BEGIN { printf "%.0f %.2f\n", n / w, (u + s) * 1e6 / n }'
+c_phase() { # CODEC ACKS IDEMPOTENCE
+  # shellcheck disable=SC2046 # one word a setting
+  timed_phase "$work/c_producer" "$brokers" ceiling "$work/kcat-input.txt" $(shared_settings "$@")
 }
 
 median_spread() { # values on stdin -> "median (min-max)"

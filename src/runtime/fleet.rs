@@ -36,25 +36,31 @@ pub struct FleetConfig {
     pub idle: bool,
 }
 
+/// Scanning the index space for a one-shard fleet's devices, ns a device and thread.
+const SCAN_ONE_SHARD_NS: f64 = 6.0;
+/// Scanning it with a jump hash per device, ns a device and thread: `a + b·ln(shards)`
+/// (measured 35 ns with 10 shards and 51 with 100).
+const SCAN_JUMP_HASH_NS: (f64, f64) = (20.0, 7.0);
+/// Grouping a device the process owns by phase, ns a device and thread.
+const GROUP_NS: f64 = 80.0;
+/// The margin over the measured costs that held at 100 M devices.
+const ALLOWANCE_MARGIN: f64 = 1.4;
+
 /// Time to leave between starting a fleet and its first readings, so that building the
 /// per-device state does not make them late. Two steps cost it, each split over one thread a
-/// core: finding the shards' devices (a jump hash for every device of the simulation when there
-/// is more than one shard, about `ln(shards)` steps each; a plain count otherwise) and grouping
-/// each task's own devices by phase. Per device and thread, measured at 100 M devices (release
-/// build, 2 cores): the scan 35 ns with 10 shards and 51 ns with 100, 6 ns with one; grouping
-/// 80 ns. The allowance is 1.4 times that (the margin that held at 100 M), plus 100 ms.
-/// `devices_here` is how many devices this process will own (at most).
+/// core: finding the shards' devices (every device of the simulation is scanned) and grouping
+/// the process's own devices by phase; the costs above were measured at 100 M devices (release
+/// build, 2 cores). `devices_here` is how many devices this process will own (at most).
 pub fn startup_allowance(plan: &SimulationPlan, devices_here: u64) -> std::time::Duration {
     let threads = std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64);
-    let shards = f64::from(plan.replicas.max(1));
     let scan_ns = if plan.replicas > 1 {
-        20.0 + 7.0 * shards.ln()
+        SCAN_JUMP_HASH_NS.0 + SCAN_JUMP_HASH_NS.1 * f64::from(plan.replicas).ln()
     } else {
-        6.0
+        SCAN_ONE_SHARD_NS
     };
-    let work_ns = scan_ns * f64::from(plan.devices) + 80.0 * devices_here as f64;
+    let work_ns = scan_ns * f64::from(plan.devices) + GROUP_NS * devices_here as f64;
     std::time::Duration::from_millis(100)
-        + std::time::Duration::from_nanos((1.4 * work_ns / threads) as u64)
+        + std::time::Duration::from_nanos((ALLOWANCE_MARGIN * work_ns / threads) as u64)
 }
 
 /// Builds the tasks' workers, one thread a core: each sorts its own devices by phase, the bulk
