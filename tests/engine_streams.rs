@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use devsim::engine::encode::Encoder;
 use devsim::engine::plan::SimulationPlan;
-use devsim::engine::shard::{devices_of_shard, split_for_workers};
+use devsim::engine::shard::{blocks_of_shard, shard_of_block, split_for_workers};
 use devsim::engine::worker::{Delivery, DeviceWorker, PollOutcome};
 use devsim::verify::decode;
 use proptest::prelude::*;
@@ -19,10 +19,23 @@ const MS: u64 = 1_000_000;
 const SEC: u64 = 1_000 * MS;
 
 fn plan(extra: &str) -> SimulationPlan {
+    plan_of(300, extra)
+}
+
+/// A plan of `devices` devices: rescaling needs several blocks of 256 to move.
+fn plan_of(devices: u32, extra: &str) -> SimulationPlan {
     common::simulation(&common::spec(&format!(
-        "devices: 300\ninterval: 100ms\njitter: 0.2\nanomalyRate: 0.05\n{extra}"
+        "devices: {devices}\ninterval: 100ms\njitter: 0.2\nanomalyRate: 0.05\n{extra}"
     )))
     .plan
+}
+
+/// The blocks of `shard` out of `shards`, split over `tasks` tasks; every shard must own some,
+/// or the hand-over under test would move nothing.
+fn blocks_of(p: &SimulationPlan, shard: u32, shards: u32, tasks: u32) -> Vec<Vec<u32>> {
+    let blocks = blocks_of_shard(p.layout().blocks(), shard, shards);
+    assert!(!blocks.is_empty(), "shard {shard} of {shards} owns no block");
+    split_for_workers(&blocks, tasks)
 }
 
 /// Runs `worker` from `from` to `to` (ns after t0) in 5 ms steps; returns every message as
@@ -75,7 +88,7 @@ fn index(messages: &[(String, Vec<u8>)]) -> BTreeMap<(String, u64), Vec<f64>> {
 }
 
 fn all_devices(plan: &Arc<SimulationPlan>, start: u64) -> DeviceWorker {
-    DeviceWorker::new(Arc::clone(plan), T0_MS, (0..plan.devices).collect(), start)
+    DeviceWorker::new(Arc::clone(plan), T0_MS, (0..plan.layout().blocks()).collect(), start)
 }
 
 proptest! {
@@ -148,7 +161,7 @@ fn a_restarted_worker_continues_every_sequence_with_the_same_values() {
 
 #[test]
 fn rescaling_from_two_to_three_shards_produces_every_reading_exactly_once() {
-    let p = plan("seed: 4\nreplicas: 2\nworkersPerReplica: 2");
+    let p = plan_of(2_600, "seed: 4\nreplicas: 2\nworkersPerReplica: 2");
     let switch_at = 10 * SEC;
     let end = 20 * SEC;
     let mut before = p.clone();
@@ -163,13 +176,13 @@ fn rescaling_from_two_to_three_shards_produces_every_reading_exactly_once() {
     );
     let mut messages = Vec::new();
     for shard in 0..2 {
-        for part in split_for_workers(&devices_of_shard(p.devices, shard, 2), 2) {
+        for part in blocks_of(&p, shard, 2, 2) {
             let mut w = DeviceWorker::new(Arc::clone(&before), T0_MS, part, 0);
             messages.extend(drive(&mut w, &before, 0, switch_at + SEC));
         }
     }
     for shard in 0..3 {
-        for part in split_for_workers(&devices_of_shard(p.devices, shard, 3), 2) {
+        for part in blocks_of(&p, shard, 3, 2) {
             let mut w = DeviceWorker::new(Arc::clone(&after), T0_MS, part, switch_at);
             messages.extend(drive(&mut w, &after, switch_at, end));
         }
@@ -253,15 +266,15 @@ fn a_full_queue_under_drop_counts_what_it_skips() {
 #[test]
 fn live_resharding_inside_one_worker_keeps_every_sequence_exactly_once() {
     // One worker per shard that drops and takes devices in place as the count goes 2 -> 3 -> 2.
-    let p = Arc::new(plan("seed: 8\nreplicas: 2"));
+    let p = Arc::new(plan_of(2_600, "seed: 8\nreplicas: 2"));
     let mut workers: Vec<DeviceWorker> = (0..3)
         .map(|shard| {
-            let devices = if shard < 2 {
-                devices_of_shard(p.devices, shard, 2)
+            let blocks = if shard < 2 {
+                blocks_of(&p, shard, 2, 1).concat()
             } else {
                 Vec::new()
             };
-            DeviceWorker::new(Arc::clone(&p), T0_MS, devices, 0)
+            DeviceWorker::new(Arc::clone(&p), T0_MS, blocks, 0)
         })
         .collect();
     let mut messages = Vec::new();
@@ -273,14 +286,14 @@ fn live_resharding_inside_one_worker_keeps_every_sequence_exactly_once() {
         }
         // Drop first everywhere, then take: nobody ever owns a device twice.
         for (shard, w) in workers.iter_mut().enumerate() {
-            w.retain_devices(|d| devsim::engine::shard::shard_of(d, next) == shard as u32);
+            w.retain_blocks(|b| shard_of_block(b, next) == shard as u32);
         }
         for (shard, w) in workers.iter_mut().enumerate() {
-            let taken: Vec<u32> = (0..p.devices)
-                .filter(|&d| devsim::engine::shard::shard_of(d, next) == shard as u32)
-                .filter(|&d| devsim::engine::shard::shard_of(d, counts) != shard as u32)
+            let taken: Vec<u32> = (0..p.layout().blocks())
+                .filter(|&b| shard_of_block(b, next) == shard as u32)
+                .filter(|&b| shard_of_block(b, counts) != shard as u32)
                 .collect();
-            w.add_devices(&taken, to);
+            w.add_blocks(&taken, to);
         }
         counts = next;
     }
@@ -357,7 +370,7 @@ fn blocked_readings_wait_and_the_lag_is_reported_until_caught_up() {
     assert_eq!(worker.behind_ns(11 * SEC), 0, "caught up");
     assert_eq!(worker.counts().skipped, 0);
     // Every reading due in the 11 s, each once (the outage cost time, not readings).
-    let schedule = devsim::engine::schedule::Schedule::new(p.seed, p.interval, p.jitter, 0);
+    let schedule = devsim::engine::schedule::Schedule::new(p.seed, p.devices, p.interval, p.jitter, 0);
     let due = (0..p.devices)
         .map(|d| schedule.first_seq_at_or_after(d, 11 * SEC))
         .sum::<u64>();
@@ -387,7 +400,7 @@ fn readings_later_than_max_lag_are_skipped_counted_and_the_values_stay_true() {
         poll_all(&mut worker, now, usize::MAX, |r| accept(r, now));
     }
     let skipped = worker.counts().skipped;
-    let schedule = devsim::engine::schedule::Schedule::new(p.seed, p.interval, p.jitter, 0);
+    let schedule = devsim::engine::schedule::Schedule::new(p.seed, p.devices, p.interval, p.jitter, 0);
     let due: u64 = (0..p.devices)
         .map(|d| schedule.first_seq_at_or_after(d, 12 * SEC))
         .sum();

@@ -31,7 +31,8 @@ fn first_readings() -> String {
         "devices: 6\nseed: 42\ninterval: 1s\njitter: 0.2\nanomalyRate: 0.1\ntrend:\n  strength: 1\nsmoothing: 0.5\nlocation:\n  buildings: 2\n  floorsPerBuilding: 3\n  roomsPerFloor: 4\n",
     ))
     .plan;
-    let mut worker = DeviceWorker::new(Arc::new(plan), T0_MS, (0..6).collect(), 0);
+    let blocks = (0..plan.layout().blocks()).collect();
+    let mut worker = DeviceWorker::new(Arc::new(plan), T0_MS, blocks, 0);
     let mut json = Encoder::new(Encoding::Json);
     let mut protobuf = Encoder::new(Encoding::Protobuf);
     let mut text = String::new();

@@ -21,7 +21,7 @@ fn allocations(encoding: &str, jitter: f64, warm_up: u64, rounds: u64) -> (u64, 
     let mut worker = DeviceWorker::new(
         Arc::clone(&plan),
         1_750_000_000_000,
-        (0..10_000).collect(),
+        (0..plan.layout().blocks()).collect(),
         0,
     );
     let mut encoder = Encoder::new(plan.encoding);

@@ -1,6 +1,6 @@
-//! The phase-sorted walk that schedules a worker's devices, held to an oracle computed from the
-//! schedule alone: whatever the polling pattern (late, in small batches, or far behind), and
-//! however devices leave and rejoin, a worker produces exactly the readings due while it owns
+//! The walk that schedules a worker's devices, held to an oracle computed from the schedule
+//! alone: whatever the polling pattern (late, in small batches, or far behind), and however
+//! blocks of devices leave and rejoin, a worker produces exactly the readings due while it owns
 //! the device, each once, in due order, with the values an uninterrupted worker gives them.
 
 mod common;
@@ -67,11 +67,16 @@ fn due_between(s: &Schedule, device: u32, from: u64, to: u64) -> Vec<(u32, u64)>
     out
 }
 
-/// A simulation of 1 to 200 devices, any seed, jitter from none to the most, an interval
+/// Every block of `p`.
+fn all_blocks(p: &SimulationPlan) -> Vec<u32> {
+    (0..p.layout().blocks()).collect()
+}
+
+/// A simulation of 1 to 1,300 devices (one to six blocks, the last partly empty), any seed, jitter from none to the most, an interval
 /// from the shortest to 400 ms.
 fn any_plan() -> impl Strategy<Value = Arc<SimulationPlan>> {
     (
-        prop_oneof![1u32..8, 8u32..200],
+        prop_oneof![1u32..8, 8u32..300, 300u32..1_300],
         0u64..1_000,
         prop_oneof![Just(0.0), 0.0f64..=0.5, Just(0.5)],
         prop_oneof![Just(10u64), 10u64..400],
@@ -96,9 +101,10 @@ proptest! {
         start_ms in 0u64..300,
     ) {
         let devices = p.devices;
-        let s = Schedule::new(p.seed, p.interval, p.jitter, 0);
+        let s = Schedule::new(p.seed, devices, p.interval, p.jitter, 0);
+        let layout = *s.layout();
         let start = start_ms * MS;
-        let mut worker = DeviceWorker::new(Arc::clone(&p), T0_MS, (0..devices).collect(), start);
+        let mut worker = DeviceWorker::new(Arc::clone(&p), T0_MS, all_blocks(&p), start);
         let mut produced = Produced::new();
         let steps = |from: u64, to: u64| -> Vec<u64> {
             (from..to).step_by((step_ms * MS) as usize).collect()
@@ -106,14 +112,15 @@ proptest! {
         let cut = start + cut_ms * MS;
         drive(&mut worker, &steps(start, cut), budget, &mut produced);
         drain(&mut worker, cut, &mut produced);
-        let leaves = |d: u32| d % leaving == 0;
-        worker.retain_devices(|d| !leaves(d));
+        let leaves_block = |b: u32| b % leaving == 0;
+        let leaves = |d: u32| leaves_block(layout.block_of(d));
+        worker.retain_blocks(|b| !leaves_block(b));
         // The worker runs on (or not), then takes the devices back from `rejoin`.
         let rejoin = cut + 1 + rejoin_after_ms * MS;
         let worker_at = cut + worker_lead_ms * MS;
         drive(&mut worker, &steps(cut, worker_at), budget, &mut produced);
-        let back: Vec<u32> = (0..devices).filter(|&d| leaves(d)).collect();
-        worker.add_devices(&back, rejoin);
+        let back: Vec<u32> = all_blocks(&p).into_iter().filter(|&b| leaves_block(b)).collect();
+        worker.add_blocks(&back, rejoin);
         let end = rejoin.max(worker_at) + 2 * p.interval.as_nanos() as u64;
         drive(&mut worker, &steps(worker_at, end), budget, &mut produced);
         drain(&mut worker, end, &mut produced);
@@ -138,7 +145,7 @@ proptest! {
             prop_assert!(dues.windows(2).all(|w| w[0] <= w[1]), "out of due order");
         }
         // The values are an uninterrupted worker's.
-        let mut reference = DeviceWorker::new(Arc::clone(&p), T0_MS, (0..devices).collect(), start);
+        let mut reference = DeviceWorker::new(Arc::clone(&p), T0_MS, all_blocks(&p), start);
         let mut truth = Produced::new();
         drain(&mut reference, end, &mut truth);
         let truth: BTreeMap<(u32, u64), Vec<f64>> = truth.into_iter().collect();
@@ -160,21 +167,24 @@ proptest! {
         own_every in 1u32..4,
     ) {
         let devices = p.devices;
-        let s = Schedule::new(p.seed, p.interval, p.jitter, 0);
+        let s = Schedule::new(p.seed, devices, p.interval, p.jitter, 0);
+        let layout = *s.layout();
         let built = 1_000 * MS + built_ms * MS;
         let cut = built.saturating_sub(cut_before_ms * MS);
         let later = built + later_ms * MS;
-        let own = |d: u32| d % own_every == 0;
-        let early = |d: u32| !own(d) && d % 2 == 0;
-        let mut worker = DeviceWorker::new(
-            Arc::clone(&p), T0_MS, (0..devices).filter(|&d| own(d)).collect(), built,
-        );
+        let own_block = |b: u32| b % own_every == 0;
+        let early_block = |b: u32| !own_block(b) && b % 2 == 0;
+        let own = |d: u32| own_block(layout.block_of(d));
+        let early = |d: u32| early_block(layout.block_of(d));
+        let blocks_where = |f: &dyn Fn(u32) -> bool| -> Vec<u32> {
+            all_blocks(&p).into_iter().filter(|&b| f(b)).collect()
+        };
+        let mut worker = DeviceWorker::new(Arc::clone(&p), T0_MS, blocks_where(&own_block), built);
         let mut produced = Produced::new();
-        worker.add_devices(&(0..devices).filter(|&d| early(d)).collect::<Vec<_>>(), cut);
+        worker.add_blocks(&blocks_where(&early_block), cut);
         let steps: Vec<u64> = (built..later).step_by((step_ms * MS) as usize).collect();
         drive(&mut worker, &steps, usize::MAX, &mut produced);
-        let rest: Vec<u32> = (0..devices).filter(|&d| !own(d) && !early(d)).collect();
-        worker.add_devices(&rest, later);
+        worker.add_blocks(&blocks_where(&|b| !own_block(b) && !early_block(b)), later);
         let end = later + 2 * p.interval.as_nanos() as u64;
         drain(&mut worker, end, &mut produced);
         let mut expected: Vec<(u32, u64)> = (0..devices)
@@ -196,8 +206,8 @@ proptest! {
 fn a_worker_far_behind_catches_up_in_due_order() {
     const DEVICES: u32 = 120;
     let p = plan(DEVICES, 5, 0.5, 10);
-    let s = Schedule::new(p.seed, p.interval, p.jitter, 0);
-    let mut worker = DeviceWorker::new(Arc::clone(&p), T0_MS, (0..DEVICES).collect(), 0);
+    let s = Schedule::new(p.seed, DEVICES, p.interval, p.jitter, 0);
+    let mut worker = DeviceWorker::new(Arc::clone(&p), T0_MS, all_blocks(&p), 0);
     let mut produced = Produced::new();
     drain(&mut worker, 3_000 * MS, &mut produced);
     let dues: Vec<u64> = produced

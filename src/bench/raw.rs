@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::engine::encode::Encoder;
+use crate::engine::layout::BLOCK;
 use crate::engine::plan::SimulationPlan;
 use crate::engine::worker::{Delivery, DeviceWorker};
 use crate::runtime::MessageSink;
@@ -24,8 +25,9 @@ impl Prebuilt {
     /// The first `count` readings of `plan` (at least one), encoded with its encoding.
     pub fn from_plan(plan: &Arc<SimulationPlan>, count: usize) -> Self {
         let count = count.max(1);
-        let devices = (0..plan.devices.min(count as u32)).collect();
-        let mut worker = DeviceWorker::new(Arc::clone(plan), 0, devices, 0);
+        // Enough blocks for `count` devices, each producing its first reading.
+        let blocks = (0..plan.layout().blocks().min((count as u32).div_ceil(BLOCK))).collect();
+        let mut worker = DeviceWorker::new(Arc::clone(plan), 0, blocks, 0);
         let mut encoder = Encoder::new(plan.encoding);
         let mut built = Self::default();
         let step = plan.interval.as_nanos().max(1) as u64;

@@ -2,12 +2,13 @@
 //! data layout: what the operator compares with a worker's memory limit before it starts any.
 //! `tests/footprint.rs` measures the real figure and holds this model to it.
 
+use super::layout::BLOCK;
 use super::plan::SimulationPlan;
 
-/// Bytes a device costs whatever its sensors: its index in its task's phase-grouped list (4),
-/// and 1 for what the allocator keeps of the lists and scratch freed while the fleet is built
-/// (a real process's peak grows 8.2–8.4 bytes a device with one sensor, not 8).
-const DEVICE_BYTES: u64 = 5;
+/// Bytes a device costs whatever its sensors: nothing of its own (its place comes from the
+/// layout), but its task's list of blocks (4 bytes a block of 256) and the part of the
+/// simulation's last block that is empty, rounded up.
+const DEVICE_BYTES: u64 = 0;
 
 /// Bytes a device costs per sensor of the largest profile: one `f32` of smoothed state.
 const SENSOR_BYTES: u64 = 4;
@@ -28,14 +29,14 @@ pub fn bytes_per_device(plan: &SimulationPlan) -> u64 {
 }
 
 /// The most devices one of `replicas` shards can hold. Jump consistent hashing gives each
-/// shard a binomial share of the devices; this is the mean plus five standard deviations
-/// (about one fleet in three million has a shard above it).
+/// shard a binomial share of the blocks; this is the mean plus five standard deviations (about
+/// one fleet in three million has a shard above it), in whole blocks.
 pub fn devices_per_shard_bound(devices: u32, replicas: u32) -> u64 {
     let replicas = replicas.max(1);
-    let n = f64::from(devices);
+    let n = f64::from(devices.div_ceil(BLOCK));
     let p = 1.0 / f64::from(replicas);
     let bound = n * p + 5.0 * (n * p * (1.0 - p)).sqrt();
-    (bound.ceil() as u64).min(u64::from(devices))
+    (bound.ceil() as u64 * u64::from(BLOCK)).min(u64::from(devices))
 }
 
 /// Memory one worker of `plan` needs: the process, its producer queue when full (`queue`
@@ -98,10 +99,11 @@ mod tests {
     #[test]
     fn a_shard_bound_holds_for_jump_hash_shares() {
         // Count each shard's devices for real and compare with the bound.
-        for (devices, replicas) in [(100_000u32, 7u32), (1_000_000, 10), (50_000, 1)] {
+        for (devices, replicas) in [(1_000_000u32, 7u32), (10_000_000, 10), (50_000, 1)] {
+            let layout = super::super::layout::Layout::new(5, devices);
             let mut counts = vec![0u64; replicas as usize];
             for d in 0..devices {
-                counts[super::super::shard::shard_of(d, replicas) as usize] += 1;
+                counts[super::super::shard::shard_of(&layout, d, replicas) as usize] += 1;
             }
             let largest = *counts.iter().max().expect("shards");
             let bound = devices_per_shard_bound(devices, replicas);
@@ -109,10 +111,12 @@ mod tests {
                 largest <= bound,
                 "{devices}/{replicas}: {largest} > {bound}"
             );
-            // Tight: within 2 % of the largest shard plus a few standard deviations.
+            // Tight: within 2 % of the mean plus a few standard deviations of whole blocks.
             let mean = f64::from(devices) / f64::from(replicas);
+            let block = f64::from(BLOCK);
             assert!(
-                (bound as f64) <= f64::from(devices).min(mean * 1.02 + 6.0 * mean.sqrt()),
+                (bound as f64)
+                    <= f64::from(devices).min(mean * 1.02 + 6.0 * (mean * block).sqrt() + block),
                 "{devices}/{replicas}: bound {bound} is loose"
             );
         }

@@ -6,7 +6,7 @@
 pub mod device;
 pub mod encode;
 pub mod footprint;
-pub mod phase_order;
+pub mod layout;
 pub mod plan;
 pub mod reading;
 pub mod rng;

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::layout::Layout;
 use super::sensor::SensorModel;
 
 /// Most sensors a profile may have (the CRD's bound); sizes stack scratch buffers.
@@ -50,6 +51,11 @@ pub struct SimulationPlan {
 }
 
 impl SimulationPlan {
+    /// The devices' positions and blocks.
+    pub fn layout(&self) -> Layout {
+        Layout::new(self.seed, self.devices)
+    }
+
     /// Largest number of sensors of any profile: the per-device state stride.
     pub fn max_sensors(&self) -> usize {
         self.profiles

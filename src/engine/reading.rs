@@ -59,7 +59,13 @@ impl ReadingGenerator {
             seed: plan.seed,
             anomaly_rate: plan.anomaly_rate,
             unix_t0_ms,
-            schedule: Schedule::new(plan.seed, plan.interval, plan.jitter, plan.first_seq),
+            schedule: Schedule::new(
+                plan.seed,
+                plan.devices,
+                plan.interval,
+                plan.jitter,
+                plan.first_seq,
+            ),
             picker: ProfilePicker::new(plan),
         }
     }

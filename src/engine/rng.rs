@@ -16,8 +16,6 @@ pub enum Stream {
     Anomaly = 0x5EED_0002,
     /// A device's profile.
     Profile = 0x5EED_0003,
-    /// A device's schedule phase within the interval.
-    Phase = 0x5EED_0004,
     /// Per-reading schedule jitter.
     Jitter = 0x5EED_0005,
     /// Initial smoothing state when a device's history starts.

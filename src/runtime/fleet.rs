@@ -12,7 +12,10 @@ use super::rate::RateLimiter;
 use super::report::Snapshot;
 use super::task::{SimClock, TaskCommand, TaskContext, TaskCounters, run_task};
 use crate::engine::plan::SimulationPlan;
-use crate::engine::shard::{group_by_shard, group_by_shard_and_task, shard_of, split_for_workers};
+use crate::engine::layout::Layout;
+use crate::engine::shard::{
+    group_by_shard, group_by_shard_and_task, shard_of_block, split_for_workers,
+};
 use crate::engine::worker::DeviceWorker;
 
 /// What to run.
@@ -144,7 +147,8 @@ impl Fleet {
         let by_shard = if config.idle {
             vec![vec![Vec::new(); per_shard as usize]; config.shards.len()]
         } else {
-            group_by_shard_and_task(plan.devices, plan.replicas, &config.shards, per_shard)
+            let blocks = Layout::new(plan.seed, plan.devices).blocks();
+            group_by_shard_and_task(blocks, plan.replicas, &config.shards, per_shard)
         };
         let workers = build_workers(plan, config.unix_t0_ms, by_shard, start_ns);
         for (&shard, shard_workers) in config.shards.iter().zip(workers) {
@@ -254,26 +258,27 @@ impl Fleet {
             s.dedup();
             s
         };
-        let gained = group_by_shard(self.plan.devices, new_shards, &shards);
-        for (&shard, devices) in shards.iter().zip(gained) {
-            // Devices grouped by their start, i.e. by their old owner's cut.
+        let layout = Layout::new(self.plan.seed, self.plan.devices);
+        let gained = group_by_shard(layout.blocks(), new_shards, &shards);
+        for (&shard, blocks) in shards.iter().zip(gained) {
+            // Blocks grouped by their start, i.e. by their old owner's cut.
             let mut by_start: std::collections::BTreeMap<u64, Vec<u32>> = Default::default();
-            for d in devices {
-                let owner = (old_shards > 0).then(|| shard_of(d, old_shards));
+            for b in blocks {
+                let owner = (old_shards > 0).then(|| shard_of_block(b, old_shards));
                 if owner != Some(shard) {
-                    by_start.entry(start_of(owner)).or_default().push(d);
+                    by_start.entry(start_of(owner)).or_default().push(b);
                 }
             }
             let handles: Vec<&TaskHandle> =
                 self.handles.iter().filter(|h| h.shard == shard).collect();
-            for (start_ns, devices) in by_start {
-                taken += devices.len() as u64;
+            for (start_ns, blocks) in by_start {
+                taken += blocks.iter().map(|&b| u64::from(layout.block_len(b))).sum::<u64>();
                 for (handle, part) in handles
                     .iter()
-                    .zip(split_for_workers(&devices, handles.len() as u32))
+                    .zip(split_for_workers(&blocks, handles.len() as u32))
                 {
                     let _ = handle.commands.send(TaskCommand::Add {
-                        devices: part,
+                        blocks: part,
                         start_ns,
                     });
                 }

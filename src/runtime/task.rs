@@ -11,7 +11,7 @@ use super::MessageSink;
 use super::rate::RateLimiter;
 use crate::engine::encode::Encoder;
 use crate::engine::plan::Encoding;
-use crate::engine::shard::shard_of;
+use crate::engine::shard::shard_of_block;
 use crate::engine::worker::{DeviceWorker, PollOutcome};
 
 /// Readings produced between two yields to the scheduler: large enough to amortise the poll,
@@ -126,10 +126,11 @@ pub enum TaskCommand {
         /// task had already produced past it (it was lagging).
         done: oneshot::Sender<u64>,
     },
-    /// Take these devices over, each from its first reading due at or after `start_ns`.
+    /// Take the devices of these blocks over, each from its first reading due at or after
+    /// `start_ns`.
     Add {
-        /// Device indices.
-        devices: Vec<u32>,
+        /// Block numbers (see [`crate::engine::layout`]).
+        blocks: Vec<u32>,
         /// Take-over time, ns after t0.
         start_ns: u64,
     },
@@ -207,11 +208,11 @@ async fn apply<S: MessageSink>(
                 }
             }
             // Zero shards: the simulation stopped, and nobody owns anything.
-            worker.retain_devices(|d| shards > 0 && shard_of(d, shards) == shard);
+            worker.retain_blocks(|b| shards > 0 && shard_of_block(b, shards) == shard);
             *last_poll_ns = cut_ns;
             let _ = done.send(cut_ns);
         }
-        TaskCommand::Add { devices, start_ns } => worker.add_devices(&devices, start_ns),
+        TaskCommand::Add { blocks, start_ns } => worker.add_blocks(&blocks, start_ns),
     }
     counters
         .devices

@@ -1,80 +1,74 @@
-//! The walk through a worker's phase-sorted devices that is their schedule.
+//! The walk through a worker's slots that is their schedule.
 //!
-//! The devices are grouped by buckets of phase. The cursor meets device `i` of interval `k` at
-//! `start(bucket(i)) + k·interval`, no later than its reading `first_seq + k` can be due; the
-//! reading is then filed by its due time, in the heap if it is due soon, in the wheel
-//! otherwise. Everything not yet met is due no earlier than the
-//! cursor, so the least of the heap, the wheel's next slot and the cursor is what comes next.
+//! The slots are in the order of their positions, hence of their phases. The cursor meets slot
+//! `i` of interval `k` at `phase(i) + k·interval`, no later than its reading `first_seq + k`
+//! can be due; the reading is then filed by its due time, in the heap if it is due soon, in the
+//! wheel otherwise. Everything not yet met is due no earlier than the cursor, so the least of
+//! the heap, the wheel's next slot and the cursor is what comes next.
 
 use std::cmp::Reverse;
 
 use super::{DeviceWorker, Pending};
-use crate::engine::phase_order::PhaseBuckets;
-use crate::engine::schedule::Schedule;
+use crate::engine::layout::BLOCK_BITS;
 
-/// Where the walk stands: at device `pos` of interval `cycle`, met at `at_ns`.
-#[derive(Clone, Copy, Debug)]
+/// Where the walk stands: at slot `pos` of interval `cycle`, met at `at_ns`.
+#[derive(Clone, Copy, Debug, Default)]
 pub(super) struct Cursor {
     pub(super) pos: usize,
     pub(super) cycle: u64,
     /// When the cursor meets the device at `pos` (ns after t0); `u64::MAX` with no devices.
     pub(super) at_ns: u64,
-    /// The phase key of the device at `pos`, hashed once for both the meeting and the due time.
-    key: u64,
+    /// The device at `pos` and its phase, found once for both the meeting and the due time.
+    device: u32,
+    phase_ns: u64,
 }
 
-impl Cursor {
-    /// A cursor that meets no reading due before `start_ns` that it could still miss: it
-    /// starts one largest jitter before it, at the bucket that time falls in.
-    pub(super) fn starting_at(
-        schedule: &Schedule,
-        buckets: PhaseBuckets,
-        devices: &[u32],
-        start_ns: u64,
-    ) -> Self {
+impl DeviceWorker {
+    /// Puts the cursor where it meets no reading due before `start_ns` that it could still
+    /// miss: one largest jitter before it, at the first slot whose phase is not yet passed.
+    pub(super) fn start_cursor_at(&mut self, start_ns: u64) {
+        let schedule = *self.generator.schedule();
         let from = start_ns.saturating_sub(schedule.max_jitter_ns() + 1);
         let interval = schedule.interval_ns();
-        let cycle = from / interval;
         let within = from % interval;
-        // Whole buckets that end by `within` are passed; the one it falls in is met.
-        let pos = devices.partition_point(|&d| {
-            let bucket = buckets.of(schedule.phase_key(d));
-            buckets
-                .first_key(bucket + 1)
-                .is_some_and(|next| schedule.phase_of_key(next) <= within)
-        });
-        let mut cursor = Self {
-            pos,
-            cycle,
-            at_ns: 0,
-            key: 0,
+        // A slot whose phase is before `within` has this interval's reading due before
+        // `start_ns` (its jitter is at most the largest), so it is passed.
+        let (mut low, mut high) = (0usize, self.filled);
+        while low < high {
+            let mid = low + (high - low) / 2;
+            if schedule.phase_of_position(self.position(mid as u32)) < within {
+                low = mid + 1;
+            } else {
+                high = mid;
+            }
+        }
+        self.cursor = Cursor {
+            pos: low,
+            cycle: from / interval,
+            ..Cursor::default()
         };
-        cursor.wrap_and_time(schedule, buckets, devices);
-        cursor
+        self.time_cursor();
     }
 
     /// Moves past the last device into the next interval, and works out when the cursor meets
-    /// the device it now stands at: at the start of its bucket.
-    pub(super) fn wrap_and_time(
-        &mut self,
-        schedule: &Schedule,
-        buckets: PhaseBuckets,
-        devices: &[u32],
-    ) {
-        if devices.is_empty() {
-            self.at_ns = u64::MAX;
+    /// the device it now stands at.
+    pub(super) fn time_cursor(&mut self) {
+        if self.filled == 0 {
+            self.cursor.at_ns = u64::MAX;
             return;
         }
-        if self.pos >= devices.len() {
-            self.pos = 0;
-            self.cycle += 1;
+        if self.cursor.pos >= self.filled {
+            self.cursor.pos = 0;
+            self.cursor.cycle += 1;
         }
-        self.key = schedule.phase_key(devices[self.pos]);
-        let bucket = buckets.of(self.key);
-        let first_key = buckets.first_key(bucket).unwrap_or(0);
-        self.at_ns = schedule
-            .phase_of_key(first_key)
-            .saturating_add(self.cycle.saturating_mul(schedule.interval_ns()));
+        let schedule = self.generator.schedule();
+        let position = self.position(self.cursor.pos as u32);
+        self.cursor.device = self.layout.device_at(position);
+        self.cursor.phase_ns = schedule.phase_of_position(position);
+        self.cursor.at_ns = self
+            .cursor
+            .phase_ns
+            .saturating_add(self.cursor.cycle.saturating_mul(schedule.interval_ns()));
     }
 }
 
@@ -125,15 +119,16 @@ impl DeviceWorker {
         let met_ns = self.cursor.at_ns;
         let local = self.cursor.pos;
         let seq = self.plan.first_seq + self.cursor.cycle;
-        let schedule = *self.generator.schedule();
-        let device = self.devices[local];
-        let due_ns =
-            schedule.due_with_phase_ns(schedule.phase_of_key(self.cursor.key), device, seq);
+        let device = self.cursor.device;
+        let due_ns = self
+            .generator
+            .schedule()
+            .due_with_phase_ns(self.cursor.phase_ns, device, seq);
+        let block = self.blocks[local >> BLOCK_BITS];
         self.cursor.pos += 1;
-        self.cursor
-            .wrap_and_time(&schedule, self.buckets, &self.devices);
+        self.time_cursor();
         self.handovers.forget_before(met_ns);
-        if due_ns >= self.end_ns || due_ns < floor_ns || self.handovers.not_yet_ours(device, due_ns)
+        if due_ns >= self.end_ns || due_ns < floor_ns || self.handovers.not_yet_ours(block, due_ns)
         {
             return;
         }
@@ -142,6 +137,7 @@ impl DeviceWorker {
                 due_ns,
                 local: local as u32,
                 seq,
+                device,
             },
             met_ns,
         );
@@ -181,11 +177,17 @@ impl DeviceWorker {
         for i in 0..self.opened.len() {
             let local = self.opened[i];
             let seq = self.met_seq(local);
-            let due_ns = self
-                .generator
-                .schedule()
-                .due_ns(self.devices[local as usize], seq);
-            self.heap.push(Reverse(Pending { due_ns, local, seq }));
+            let position = self.position(local);
+            let device = self.layout.device_at(position);
+            let schedule = self.generator.schedule();
+            let due_ns =
+                schedule.due_with_phase_ns(schedule.phase_of_position(position), device, seq);
+            self.heap.push(Reverse(Pending {
+                due_ns,
+                local,
+                seq,
+                device,
+            }));
         }
     }
 }

@@ -1,27 +1,26 @@
-//! Devices joining and leaving a worker: a restart, a rescale's hand-over, a stop.
+//! Blocks of devices joining and leaving a worker: a restart, a rescale's hand-over, a stop.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use super::cursor::Cursor;
-use super::{COLD, DeviceWorker, Pending};
-use crate::engine::phase_order::{merge_sorted, sort_into_buckets};
+use super::{DeviceWorker, Pending};
+use crate::engine::layout::{BLOCK, BLOCK_BITS};
 
-/// Devices taken over from another owner whose first readings the cursor has still to meet:
+/// Blocks taken over from another owner whose first readings the cursor has still to meet:
 /// readings of theirs due before their start were the old owner's. Empty but for the interval
 /// after a hand-over that a lagging worker takes to reach it.
 #[derive(Debug, Default)]
 pub(super) struct Handovers {
-    /// (start, devices sorted by index).
+    /// (start, blocks in order).
     batches: Vec<(u64, Vec<u32>)>,
 }
 
 impl Handovers {
-    /// Whether `device`'s reading due at `due_ns` is before the device became ours.
-    pub(super) fn not_yet_ours(&self, device: u32, due_ns: u64) -> bool {
+    /// Whether a reading of `block` due at `due_ns` is before the block became ours.
+    pub(super) fn not_yet_ours(&self, block: u32, due_ns: u64) -> bool {
         !self.batches.is_empty()
-            && self.batches.iter().any(|(start_ns, devices)| {
-                due_ns < *start_ns && devices.binary_search(&device).is_ok()
+            && self.batches.iter().any(|(start_ns, blocks)| {
+                due_ns < *start_ns && blocks.binary_search(&block).is_ok()
             })
     }
 
@@ -35,55 +34,95 @@ impl Handovers {
 }
 
 impl DeviceWorker {
-    /// Takes `devices` over at `start_ns`: each starts with its first reading due at or after
-    /// that time, so a device handed over from another process continues its sequence.
-    pub fn add_devices(&mut self, devices: &[u32], start_ns: u64) {
-        if devices.is_empty() {
+    /// Owns `blocks` (in order) from `start_ns`, having owned nothing: the cursor starts just
+    /// before `start_ns` and files only the readings due from then on.
+    pub(super) fn start_with(&mut self, blocks: Vec<u32>, start_ns: u64) {
+        debug_assert!(self.blocks.is_empty());
+        self.handovers = Handovers::default();
+        // Zeroed, so every device starts cold, and untouched until it is produced.
+        self.state = vec![0.0; blocks.len() * BLOCK as usize * self.stride];
+        self.blocks = blocks;
+        self.filled = self.filled_slots();
+        self.start_cursor_at(start_ns);
+        self.meet_until(start_ns);
+    }
+
+    /// Takes the devices of `blocks` over at `start_ns`: each starts with its first reading due
+    /// at or after that time, so a device handed over from another process continues its
+    /// sequence.
+    pub fn add_blocks(&mut self, blocks: &[u32], start_ns: u64) {
+        let mut added: Vec<u32> = blocks
+            .iter()
+            .copied()
+            .filter(|&b| b < self.layout.blocks() && self.blocks.binary_search(&b).is_err())
+            .collect();
+        added.sort_unstable();
+        added.dedup();
+        if added.is_empty() {
             return;
         }
-        let schedule = *self.generator.schedule();
-        let buckets = self.buckets;
-        let bucket = |d: u32| buckets.of(schedule.phase_key(d));
-        let mut added = devices.to_vec();
-        sort_into_buckets(&mut added, buckets, |d| schedule.phase_key(d));
-        let was_empty = self.devices.is_empty();
-        let stride = self.stride;
-        let state = &mut self.state;
-        state.reserve_exact(added.len() * stride);
-        state.resize(state.len() + added.len() * stride, 0.0);
-        self.devices.reserve_exact(added.len());
-        let merged = merge_sorted(&mut self.devices, &added, bucket, |from, to| {
-            state.copy_within(from * stride..(from + 1) * stride, to * stride)
-        });
-        for index in merged.added() {
-            let values = &mut state[index as usize * stride..(index as usize + 1) * stride];
-            values.fill(0.0);
-            values[0] = COLD;
+        if self.blocks.is_empty() {
+            self.start_with(added, start_ns);
+            return;
         }
-        self.wheel.remap(|old| Some(merged.old_to_new(old)));
-        self.remap_heap(|old| Some(merged.old_to_new(old)));
-        self.cursor = if was_empty {
-            Cursor::starting_at(&schedule, buckets, &self.devices, start_ns)
-        } else {
-            let mut cursor = self.cursor;
-            cursor.pos = merged.cursor_to_new(cursor.pos as u32) as usize;
-            cursor.wrap_and_time(&schedule, buckets, &self.devices);
-            cursor
+        let old_rank_to_new = self.merge_blocks(&added);
+        let slot = |old: u32| {
+            (old_rank_to_new[(old >> BLOCK_BITS) as usize] << BLOCK_BITS) | (old & (BLOCK - 1))
         };
-        let mut ahead_of_cursor = Vec::new();
-        for (index, &device) in merged.added().zip(&added) {
-            let first = schedule.first_seq_at_or_after(device, start_ns);
-            let next_met = self.next_met_seq(index);
-            if first > next_met {
-                ahead_of_cursor.push(device);
-            } else if first < next_met {
-                self.file_passed(index, device, first..next_met);
+        self.wheel.remap(|old| Some(slot(old)));
+        self.remap_heap(|old| Some(slot(old)));
+        // The cursor stays at its device (a cursor with devices never stands past the last).
+        self.cursor.pos = slot(self.cursor.pos as u32) as usize;
+        self.filled = self.filled_slots();
+        self.time_cursor();
+        let schedule = *self.generator.schedule();
+        for &block in &added {
+            let rank = self.blocks.binary_search(&block).expect("just merged") as u32;
+            for offset in 0..self.layout.block_len(block) {
+                let local = (rank << BLOCK_BITS) | offset;
+                let position = (block << BLOCK_BITS) | offset;
+                let device = self.layout.device_at(position);
+                let phase = schedule.phase_of_position(position);
+                let first = schedule.first_seq_at_or_after_with_phase(phase, device, start_ns);
+                let next_met = self.next_met_seq(local);
+                if first < next_met {
+                    self.file_passed(local, device, first..next_met);
+                }
             }
         }
-        if !ahead_of_cursor.is_empty() {
-            ahead_of_cursor.sort_unstable();
-            self.handovers.batches.push((start_ns, ahead_of_cursor));
+        // Readings the cursor will meet that are due before `start_ns` were the old owner's.
+        self.handovers.batches.push((start_ns, added));
+    }
+
+    /// Merges `added` (in order, none owned) into the blocks, moving the state along; returns
+    /// the new rank of every old block.
+    fn merge_blocks(&mut self, added: &[u32]) -> Vec<u32> {
+        let old = std::mem::take(&mut self.blocks);
+        let mut merged = Vec::with_capacity(old.len() + added.len());
+        let mut old_rank_to_new = Vec::with_capacity(old.len());
+        let (mut i, mut j) = (0, 0);
+        while i < old.len() || j < added.len() {
+            if j == added.len() || (i < old.len() && old[i] < added[j]) {
+                old_rank_to_new.push(merged.len() as u32);
+                merged.push(old[i]);
+                i += 1;
+            } else {
+                merged.push(added[j]);
+                j += 1;
+            }
         }
+        let block_state = BLOCK as usize * self.stride;
+        self.state.resize(merged.len() * block_state, 0.0);
+        // Old blocks only move up: moving the last first never overwrites one still to move.
+        for (rank, &new_rank) in old_rank_to_new.iter().enumerate().rev() {
+            let (from, to) = (rank * block_state, new_rank as usize * block_state);
+            if from != to {
+                self.state.copy_within(from..from + block_state, to);
+                self.state[from..from + block_state].fill(0.0);
+            }
+        }
+        self.blocks = merged;
+        old_rank_to_new
     }
 
     /// Files readings `seqs` of a device the cursor has already passed: the last in the wheel
@@ -96,7 +135,12 @@ impl DeviceWorker {
             if due_ns >= self.end_ns {
                 continue;
             }
-            let pending = Pending { due_ns, local, seq };
+            let pending = Pending {
+                due_ns,
+                local,
+                seq,
+                device,
+            };
             if seq == last {
                 self.file(pending, self.cursor.at_ns.min(due_ns));
             } else {
@@ -105,40 +149,56 @@ impl DeviceWorker {
         }
     }
 
-    /// Stops producing every device for which `keep` is false, at once; returns how many were
-    /// removed. The devices kept carry on with their sequence numbers and state untouched.
-    pub fn retain_devices(&mut self, keep: impl Fn(u32) -> bool) -> usize {
-        let before = self.devices.len();
-        let stride = self.stride;
+    /// Stops producing the devices of every block for which `keep` is false, at once; returns
+    /// how many devices were removed. The devices kept carry on with their sequence numbers and
+    /// state untouched.
+    pub fn retain_blocks(&mut self, keep: impl Fn(u32) -> bool) -> usize {
+        let before = self.filled;
+        let block_state = BLOCK as usize * self.stride;
         let mut removed: Vec<u32> = Vec::new();
         let mut kept = 0usize;
-        for local in 0..before {
-            let device = self.devices[local];
-            if !keep(device) {
-                removed.push(local as u32);
+        for rank in 0..self.blocks.len() {
+            let block = self.blocks[rank];
+            if !keep(block) {
+                removed.push(rank as u32);
                 continue;
             }
-            self.devices[kept] = device;
+            self.blocks[kept] = block;
             self.state
-                .copy_within(local * stride..(local + 1) * stride, kept * stride);
+                .copy_within(rank * block_state..(rank + 1) * block_state, kept * block_state);
             kept += 1;
         }
         if removed.is_empty() {
             return 0;
         }
-        self.devices.truncate(kept);
-        self.state.truncate(kept * stride);
-        let new_index = |old: u32| match removed.binary_search(&old) {
-            Ok(_) => None,
-            Err(removed_before) => Some(old - removed_before as u32),
+        self.blocks.truncate(kept);
+        self.blocks.shrink_to_fit();
+        self.state.truncate(kept * block_state);
+        self.state.shrink_to_fit();
+        let new_slot = |old: u32| {
+            let rank = old >> BLOCK_BITS;
+            match removed.binary_search(&rank) {
+                Ok(_) => None,
+                Err(removed_before) => {
+                    Some(((rank - removed_before as u32) << BLOCK_BITS) | (old & (BLOCK - 1)))
+                }
+            }
         };
-        self.wheel.remap(new_index);
-        self.remap_heap(new_index);
-        let schedule = *self.generator.schedule();
-        self.cursor.pos -= removed.partition_point(|&r| (r as usize) < self.cursor.pos);
-        self.cursor
-            .wrap_and_time(&schedule, self.buckets, &self.devices);
-        before - kept
+        self.wheel.remap(new_slot);
+        self.remap_heap(new_slot);
+        let pos = self.cursor.pos as u32;
+        self.cursor.pos = new_slot(pos).map_or_else(
+            // The cursor's block left: it stands at the start of the next block kept.
+            || {
+                let rank = pos >> BLOCK_BITS;
+                let removed_before = removed.partition_point(|&r| r < rank) as u32;
+                ((rank - removed_before) << BLOCK_BITS) as usize
+            },
+            |slot| slot as usize,
+        );
+        self.filled = self.filled_slots();
+        self.time_cursor();
+        before - self.filled
     }
 
     fn remap_heap(&mut self, rename: impl Fn(u32) -> Option<u32>) {

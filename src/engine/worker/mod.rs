@@ -4,11 +4,16 @@
 //! Pure and synchronous: the caller passes the time and a function that hands a reading to the
 //! sink, so the same code runs under Tokio, in tests with a fake clock, and in benchmarks.
 //!
-//! Per device it keeps its index and one `f32` of smoothed state per sensor, nothing else. The
-//! devices are grouped by phase, so a cursor walking them interval after interval meets each
-//! device just before its next reading's jitter window opens; the sequence number is the cursor's
-//! interval count. Only readings inside their jitter window (a wheel entry of 4 bytes) or due
-//! and waiting (a small heap) take space of their own.
+//! A task owns whole blocks of positions (see [`crate::engine::layout`]), and per device it keeps
+//! one `f32` of smoothed state per sensor, nothing else. Its devices are the positions of its
+//! blocks, which are in the order of their phases, so a cursor walking them interval after
+//! interval meets each device just before its next reading's jitter window opens; the sequence
+//! number is the cursor's interval count. Only readings inside their jitter window (a wheel
+//! entry of 4 bytes) or due and waiting (a small heap) take space of their own.
+//!
+//! A device's *slot* is its place in the task: slot `s` is offset `s % BLOCK` of the task's
+//! `s / BLOCK`-th block. Slots past the end of the simulation's last, partly empty block hold
+//! no device.
 
 mod cursor;
 mod membership;
@@ -20,7 +25,7 @@ use std::sync::Arc;
 use hdrhistogram::Histogram;
 
 use super::device::write_device_id;
-use super::phase_order::{PhaseBuckets, sort_into_buckets};
+use super::layout::{BLOCK, BLOCK_BITS, Layout};
 use super::plan::{MAX_SENSORS, Overflow, SimulationPlan};
 use super::reading::{Reading, ReadingGenerator};
 use super::wheel::TimerWheel;
@@ -67,22 +72,26 @@ struct Pending {
     due_ns: u64,
     local: u32,
     seq: u64,
+    device: u32,
 }
 
-/// Marks a device whose smoothed state must be rebuilt before its next reading. No real state
-/// is NaN, and rebuilding lazily spreads the warm-up over the first interval.
-const COLD: f32 = f32::NAN;
+/// The first state value of a device is stored xor these bits, so that zeroed memory reads as
+/// NaN: the mark of a device whose smoothed state must be rebuilt before its next reading. No
+/// real state is NaN; fresh state then costs no writes (the allocator hands out zeroed pages
+/// lazily), and rebuilding lazily spreads the warm-up over the first interval.
+const COLD_BITS: u32 = 0x7FC0_0000;
 
 /// The devices of one producer task.
 #[derive(Debug)]
 pub struct DeviceWorker {
     plan: Arc<SimulationPlan>,
     generator: ReadingGenerator,
-    /// The devices, grouped by phase bucket: the order the cursor meets them in each interval.
-    devices: Vec<u32>,
-    buckets: PhaseBuckets,
-    /// `max_sensors` values per device, in the order of `devices`; the first is [`COLD`] until
-    /// the device's state has been rebuilt.
+    layout: Layout,
+    /// The blocks, ascending: their slots are in the order the cursor meets them each interval.
+    blocks: Vec<u32>,
+    /// Slots that hold a device: all but the tail of the simulation's last block.
+    filled: usize,
+    /// `max_sensors` values per slot, the first stored xor [`COLD_BITS`].
     state: Vec<f32>,
     stride: usize,
     cursor: cursor::Cursor,
@@ -104,36 +113,31 @@ pub struct DeviceWorker {
 }
 
 impl DeviceWorker {
-    /// A worker for `devices`, taking them over at `start_ns` after `t0`: each starts with its
-    /// first reading due at or after that time, so a restarted process continues every sequence.
+    /// A worker for the devices of `blocks`, taking them over at `start_ns` after `t0`: each
+    /// starts with its first reading due at or after that time, so a restarted process
+    /// continues every sequence.
     pub fn new(
         plan: Arc<SimulationPlan>,
         unix_t0_ms: i64,
-        mut devices: Vec<u32>,
+        mut blocks: Vec<u32>,
         start_ns: u64,
     ) -> Self {
         let generator = ReadingGenerator::new(&plan, unix_t0_ms);
         let stride = plan.max_sensors();
-        let schedule = *generator.schedule();
-        let tasks = u64::from(plan.replicas.max(1)) * u64::from(plan.workers_per_replica.max(1));
-        let expected = (u64::from(plan.devices) / tasks).max(devices.len() as u64);
-        let buckets = PhaseBuckets::for_devices(expected);
-        sort_into_buckets(&mut devices, buckets, |d| schedule.phase_key(d));
-        devices.shrink_to_fit();
-        let mut state = vec![0.0; devices.len() * stride];
-        for first in state.iter_mut().step_by(stride) {
-            *first = COLD;
-        }
+        let layout = *generator.schedule().layout();
+        blocks.sort_unstable();
+        blocks.dedup();
+        blocks.retain(|&b| b < layout.blocks());
         let end_ns = plan.duration.map_or(u64::MAX, |d| {
             u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
         });
-        let cursor = cursor::Cursor::starting_at(&schedule, buckets, &devices, start_ns);
         let mut worker = Self {
-            state,
+            state: Vec::new(),
             stride,
-            devices,
-            buckets,
-            cursor,
+            layout,
+            blocks: Vec::new(),
+            filled: 0,
+            cursor: cursor::Cursor::default(),
             wheel: Self::empty_wheel(&generator, start_ns),
             heap: BinaryHeap::new(),
             opened: Vec::new(),
@@ -150,7 +154,7 @@ impl DeviceWorker {
             generator,
             plan,
         };
-        worker.meet_until(start_ns);
+        worker.start_with(blocks, start_ns);
         worker
     }
 
@@ -163,7 +167,22 @@ impl DeviceWorker {
 
     /// Number of devices this worker owns.
     pub fn device_count(&self) -> usize {
-        self.devices.len()
+        self.filled
+    }
+
+    /// The position of the device in slot `local`.
+    #[inline]
+    fn position(&self, local: u32) -> u32 {
+        (self.blocks[(local >> BLOCK_BITS) as usize] << BLOCK_BITS) | (local & (BLOCK - 1))
+    }
+
+    /// Slots that hold a device, given the blocks: all of theirs unless the simulation's last,
+    /// partly empty block is among them (it is last, as the blocks are in order).
+    fn filled_slots(&self) -> usize {
+        let Some(&last) = self.blocks.last() else {
+            return 0;
+        };
+        (self.blocks.len() - 1) * BLOCK as usize + self.layout.block_len(last) as usize
     }
 
     /// Counts so far.
@@ -183,7 +202,7 @@ impl DeviceWorker {
 
     /// Whether every reading before the end of the run has been produced.
     pub fn finished(&self) -> bool {
-        self.devices.is_empty()
+        self.blocks.is_empty()
             || (self.heap.is_empty() && self.wheel.is_empty() && self.cursor.at_ns >= self.end_ns)
     }
 
@@ -203,7 +222,7 @@ impl DeviceWorker {
                 self.heap.pop();
                 self.counts.skipped += 1;
                 // Its state skipped a reading: rebuild it to what it would have been anyway.
-                self.state[next.local as usize * self.stride] = COLD;
+                self.state[next.local as usize * self.stride] = f32::from_bits(0);
                 continue;
             }
             match self.produce(next, &mut send) {
@@ -240,17 +259,22 @@ impl DeviceWorker {
     {
         let local = next.local as usize;
         let seq = next.seq;
-        let device = self.devices[local];
+        let device = next.device;
         let profile = &self.plan.profiles[self.generator.profile_of(device)];
         let location = self.plan.location.locate(device);
         let state = &mut self.state[local * self.stride..(local + 1) * self.stride];
-        if state[0].is_nan() {
-            self.generator
-                .warm_up(profile, device, location.building, seq, state);
-        }
         let mut scratch = [0f32; MAX_SENSORS];
         let scratch = &mut scratch[..self.stride];
         scratch.copy_from_slice(state);
+        scratch[0] = f32::from_bits(scratch[0].to_bits() ^ COLD_BITS);
+        if scratch[0].is_nan() {
+            self.generator
+                .warm_up(profile, device, location.building, seq, scratch);
+            // The warm state is kept even if the sink refuses the reading: it is the state
+            // just before `seq` whatever happens to `seq`.
+            state.copy_from_slice(scratch);
+            state[0] = f32::from_bits(state[0].to_bits() ^ COLD_BITS);
+        }
         let anomaly = self.generator.generate(
             profile,
             device,
@@ -275,6 +299,7 @@ impl DeviceWorker {
         // else has used its sequence number up.
         if outcome != Delivery::QueueFull || self.plan.overflow == Overflow::Drop {
             state.copy_from_slice(scratch);
+            state[0] = f32::from_bits(state[0].to_bits() ^ COLD_BITS);
         }
         outcome
     }

@@ -21,8 +21,8 @@ fn plan(devices: u32, jitter: f64) -> SimulationPlan {
 /// The most readings the worker holds filed (wheel and heap) over three intervals, polled
 /// every millisecond.
 fn largest_window(plan: SimulationPlan) -> usize {
-    let devices = plan.devices;
-    let mut worker = DeviceWorker::new(Arc::new(plan), 0, (0..devices).collect(), 0);
+    let blocks = (0..plan.layout().blocks()).collect();
+    let mut worker = DeviceWorker::new(Arc::new(plan), 0, blocks, 0);
     let mut largest = 0;
     for now in (0..3_000).map(|ms| ms * MS) {
         worker.poll(now, usize::MAX, |_| Delivery::Accepted);
