@@ -98,7 +98,12 @@ fn engine_cost_ns(
     encoding: Option<devsim::engine::plan::Encoding>,
     readings: u64,
 ) -> f64 {
-    let mut worker = DeviceWorker::new(Arc::clone(plan), 0, (0..plan.layout().blocks()).collect(), 0);
+    let mut worker = DeviceWorker::new(
+        Arc::clone(plan),
+        0,
+        (0..plan.layout().blocks()).collect(),
+        0,
+    );
     let mut encoder = encoding.map(Encoder::new);
     let mut buffer = Vec::with_capacity(1024);
     let mut produced = 0u64;

@@ -34,7 +34,10 @@ fn plan_of(devices: u32, extra: &str) -> SimulationPlan {
 /// or the hand-over under test would move nothing.
 fn blocks_of(p: &SimulationPlan, shard: u32, shards: u32, tasks: u32) -> Vec<Vec<u32>> {
     let blocks = blocks_of_shard(p.layout().blocks(), shard, shards);
-    assert!(!blocks.is_empty(), "shard {shard} of {shards} owns no block");
+    assert!(
+        !blocks.is_empty(),
+        "shard {shard} of {shards} owns no block"
+    );
     split_for_workers(&blocks, tasks)
 }
 
@@ -88,7 +91,12 @@ fn index(messages: &[(String, Vec<u8>)]) -> BTreeMap<(String, u64), Vec<f64>> {
 }
 
 fn all_devices(plan: &Arc<SimulationPlan>, start: u64) -> DeviceWorker {
-    DeviceWorker::new(Arc::clone(plan), T0_MS, (0..plan.layout().blocks()).collect(), start)
+    DeviceWorker::new(
+        Arc::clone(plan),
+        T0_MS,
+        (0..plan.layout().blocks()).collect(),
+        start,
+    )
 }
 
 proptest! {
@@ -370,7 +378,8 @@ fn blocked_readings_wait_and_the_lag_is_reported_until_caught_up() {
     assert_eq!(worker.behind_ns(11 * SEC), 0, "caught up");
     assert_eq!(worker.counts().skipped, 0);
     // Every reading due in the 11 s, each once (the outage cost time, not readings).
-    let schedule = devsim::engine::schedule::Schedule::new(p.seed, p.devices, p.interval, p.jitter, 0);
+    let schedule =
+        devsim::engine::schedule::Schedule::new(p.seed, p.devices, p.interval, p.jitter, 0);
     let due = (0..p.devices)
         .map(|d| schedule.first_seq_at_or_after(d, 11 * SEC))
         .sum::<u64>();
@@ -400,7 +409,8 @@ fn readings_later_than_max_lag_are_skipped_counted_and_the_values_stay_true() {
         poll_all(&mut worker, now, usize::MAX, |r| accept(r, now));
     }
     let skipped = worker.counts().skipped;
-    let schedule = devsim::engine::schedule::Schedule::new(p.seed, p.devices, p.interval, p.jitter, 0);
+    let schedule =
+        devsim::engine::schedule::Schedule::new(p.seed, p.devices, p.interval, p.jitter, 0);
     let due: u64 = (0..p.devices)
         .map(|d| schedule.first_seq_at_or_after(d, 12 * SEC))
         .sum();

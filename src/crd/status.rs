@@ -54,7 +54,8 @@ pub struct DeviceSimulationStatus {
 }
 
 /// One schedule epoch: from `since`, reading `firstSeq + k` of a device is due at
-/// `since + phase(device) + k·interval + jitter`.
+/// `since + phase(device) + k·interval + jitter`; the phases space `devices` devices over the
+/// interval.
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ScheduleEpoch {
@@ -64,6 +65,11 @@ pub struct ScheduleEpoch {
     pub first_seq: u64,
     /// The interval of this epoch.
     pub interval: String,
+    /// The device count of this epoch: the phases depend on it, so editing it opens a new
+    /// epoch. Absent in epochs written before phases depended on it; workers wait for the
+    /// controller to replace such an epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub devices: Option<u32>,
 }
 
 /// Message counts.

@@ -82,7 +82,11 @@ impl Layout {
     /// The device at `position` (below [`Self::devices`]): the inverse of [`Self::position`].
     #[inline]
     pub fn device_at(&self, position: u32) -> u32 {
-        debug_assert!(position < self.devices, "position {position} of {}", self.devices);
+        debug_assert!(
+            position < self.devices,
+            "position {position} of {}",
+            self.devices
+        );
         let mut x = position;
         loop {
             x = self.decrypt(x);

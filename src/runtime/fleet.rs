@@ -11,8 +11,8 @@ use super::MessageSink;
 use super::rate::RateLimiter;
 use super::report::Snapshot;
 use super::task::{SimClock, TaskCommand, TaskContext, TaskCounters, run_task};
-use crate::engine::plan::SimulationPlan;
 use crate::engine::layout::Layout;
+use crate::engine::plan::SimulationPlan;
 use crate::engine::shard::{
     group_by_shard, group_by_shard_and_task, shard_of_block, split_for_workers,
 };
@@ -39,35 +39,31 @@ pub struct FleetConfig {
     pub idle: bool,
 }
 
-/// Scanning the index space for a one-shard fleet's devices, ns a device and thread.
-const SCAN_ONE_SHARD_NS: f64 = 6.0;
-/// Scanning it with a jump hash per device, ns a device and thread: `a + b·ln(shards)`
-/// (measured 35 ns with 10 shards and 51 with 100).
-const SCAN_JUMP_HASH_NS: (f64, f64) = (20.0, 7.0);
-/// Grouping a device the process owns by phase, ns a device and thread.
-const GROUP_NS: f64 = 80.0;
-/// The margin over the measured costs that held at 100 M devices.
-const ALLOWANCE_MARGIN: f64 = 1.4;
+/// Finding the shards' blocks: a jump hash a block, ns (one thread).
+const SCAN_BLOCK_NS: f64 = 60.0;
+/// Meeting a device the cursor passes before the start (ns a device and thread): finding it
+/// from its position, and filing its reading if it is due from the start on.
+const MEET_NS: f64 = 150.0;
+/// The margin over the estimated costs.
+const ALLOWANCE_MARGIN: f64 = 2.0;
 
 /// Time to leave between starting a fleet and its first readings, so that building the
-/// per-device state does not make them late. Two steps cost it, each split over one thread a
-/// core: finding the shards' devices (every device of the simulation is scanned) and grouping
-/// the process's own devices by phase; the costs above were measured at 100 M devices (release
-/// build, 2 cores). `devices_here` is how many devices this process will own (at most).
+/// workers does not make them late. Two steps cost it: listing the shards' blocks (every block
+/// of the simulation is hashed once), and each worker's cursor meeting the devices whose
+/// reading may fall due within one largest jitter before the start (a `jitter` share of the
+/// process's devices; the workers are built one thread a core). Device state costs nothing
+/// up front: it is zeroed memory, touched only when a device produces. `devices_here` is how
+/// many devices this process will own (at most).
 pub fn startup_allowance(plan: &SimulationPlan, devices_here: u64) -> std::time::Duration {
     let threads = std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64);
-    let scan_ns = if plan.replicas > 1 {
-        SCAN_JUMP_HASH_NS.0 + SCAN_JUMP_HASH_NS.1 * f64::from(plan.replicas).ln()
-    } else {
-        SCAN_ONE_SHARD_NS
-    };
-    let work_ns = scan_ns * f64::from(plan.devices) + GROUP_NS * devices_here as f64;
+    let scan_ns = SCAN_BLOCK_NS * f64::from(plan.layout().blocks());
+    let meet_ns = MEET_NS * plan.jitter * devices_here as f64 / threads;
     std::time::Duration::from_millis(100)
-        + std::time::Duration::from_nanos((ALLOWANCE_MARGIN * work_ns / threads) as u64)
+        + std::time::Duration::from_nanos((ALLOWANCE_MARGIN * (scan_ns + meet_ns)) as u64)
 }
 
-/// Builds the tasks' workers, one thread a core: each sorts its own devices by phase, the bulk
-/// of a large fleet's start-up.
+/// Builds the tasks' workers, one thread a core: each meets the devices due just before the
+/// start, the bulk of a large fleet's start-up.
 fn build_workers(
     plan: &Arc<SimulationPlan>,
     unix_t0_ms: i64,
@@ -87,13 +83,10 @@ fn build_workers(
         std::thread::scope(|scope| {
             let running: Vec<_> = batch
                 .into_iter()
-                .map(|(shard, devices)| {
+                .map(|(shard, blocks)| {
                     let plan = Arc::clone(plan);
                     scope.spawn(move || {
-                        (
-                            shard,
-                            DeviceWorker::new(plan, unix_t0_ms, devices, start_ns),
-                        )
+                        (shard, DeviceWorker::new(plan, unix_t0_ms, blocks, start_ns))
                     })
                 })
                 .collect();
@@ -272,7 +265,10 @@ impl Fleet {
             let handles: Vec<&TaskHandle> =
                 self.handles.iter().filter(|h| h.shard == shard).collect();
             for (start_ns, blocks) in by_start {
-                taken += blocks.iter().map(|&b| u64::from(layout.block_len(b))).sum::<u64>();
+                taken += blocks
+                    .iter()
+                    .map(|&b| u64::from(layout.block_len(b)))
+                    .sum::<u64>();
                 for (handle, part) in handles
                     .iter()
                     .zip(split_for_workers(&blocks, handles.len() as u32))

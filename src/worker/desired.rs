@@ -1,8 +1,8 @@
 //! The worker's pure step: from the simulation as last seen, what this shard should run.
 //!
 //! The schedule comes from the controller's epoch (`status.schedule`), not from the spec: an
-//! edited interval applies only once the controller has opened its epoch, so every worker
-//! switches at the same instant.
+//! edited interval or device count applies only once the controller has opened its epoch, so
+//! every worker switches at the same instant.
 
 use crate::config::{self, ValidatedSimulation};
 use crate::crd::timestamps::parse_time;
@@ -27,7 +27,12 @@ pub struct Desired {
 pub fn desired(sim: &DeviceSimulation) -> Result<Option<Desired>, WorkerError> {
     let mut validated = config::validate(sim).map_err(WorkerError::InvalidSpec)?;
     let status = sim.status.clone().unwrap_or_default();
-    let Some(epoch) = status.schedule else {
+    // An epoch without a device count predates phases that depend on it: the controller
+    // replaces it with one that has it, and until then there is no schedule to keep to.
+    let Some((epoch, devices)) = status
+        .schedule
+        .and_then(|epoch| epoch.devices.map(|devices| (epoch, devices)))
+    else {
         return Ok(None);
     };
     let t0 = parse_time(Some(&epoch.since)).ok_or_else(|| WorkerError::BadEpoch {
@@ -43,6 +48,7 @@ pub fn desired(sim: &DeviceSimulation) -> Result<Option<Desired>, WorkerError> {
         })?;
     validated.plan.first_seq = epoch.first_seq;
     validated.plan.interval = interval;
+    validated.plan.devices = devices;
     let stopped = sim.spec.paused || matches!(status.phase, Some(Phase::Completed | Phase::Failed));
     let shards = if stopped { 0 } else { validated.plan.replicas };
     Ok(Some(Desired {
@@ -78,7 +84,7 @@ mod tests {
         .expect("fixture parses")
     }
 
-    const EPOCH: &str = "  phase: Running\n  schedule:\n    since: \"2026-11-25T12:00:00.250Z\"\n    firstSeq: 63\n    interval: 250ms\n";
+    const EPOCH: &str = "  phase: Running\n  schedule:\n    since: \"2026-11-25T12:00:00.250Z\"\n    firstSeq: 63\n    interval: 250ms\n    devices: 80\n";
 
     #[test]
     fn the_schedule_comes_from_the_epoch_not_the_spec() {
@@ -92,6 +98,14 @@ mod tests {
             std::time::Duration::from_millis(250)
         );
         assert_eq!((d.validated.plan.first_seq, d.shards), (63, 3));
+        // The spec says 100 devices; the epoch the controller opened says 80, and rules.
+        assert_eq!(d.validated.plan.devices, 80);
+    }
+
+    #[test]
+    fn an_epoch_without_a_device_count_runs_nothing_until_replaced() {
+        let legacy = EPOCH.replace("    devices: 80\n", "");
+        assert!(matches!(desired(&sim("", &legacy)), Ok(None)));
     }
 
     #[test]

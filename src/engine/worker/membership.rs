@@ -164,8 +164,10 @@ impl DeviceWorker {
                 continue;
             }
             self.blocks[kept] = block;
-            self.state
-                .copy_within(rank * block_state..(rank + 1) * block_state, kept * block_state);
+            self.state.copy_within(
+                rank * block_state..(rank + 1) * block_state,
+                kept * block_state,
+            );
             kept += 1;
         }
         if removed.is_empty() {

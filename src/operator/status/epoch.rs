@@ -1,6 +1,7 @@
 //! Schedule epochs: every worker anchors its schedule to `status.schedule`. Editing the
-//! interval opens a new epoch a moment ahead, numbered after every reading the old one can have
-//! produced by then, so that no (device, seq) is ever produced twice.
+//! interval or the device count (the phases depend on both) opens a new epoch a moment ahead,
+//! numbered after every reading the old one can have produced by then, so that no (device, seq)
+//! is ever produced twice.
 
 use std::time::Duration;
 
@@ -16,11 +17,13 @@ use crate::engine::schedule::next_epoch_first_seq;
 pub const EPOCH_LEAD: Duration = Duration::from_secs(2);
 
 /// The schedule epoch to follow: the first one from the start time, or a new one when the
-/// interval was edited. `interval` is the spec's interval (its text is what the status shows).
+/// interval or the device count was edited (or the epoch predates recording the count).
+/// `interval` is the spec's interval (its text is what the status shows).
 pub fn next_epoch(
     current: Option<ScheduleEpoch>,
     start_time: Option<&str>,
     interval: &crate::crd::Duration,
+    devices: u32,
     now: Timestamp,
 ) -> Option<ScheduleEpoch> {
     let Some(current) = current else {
@@ -28,12 +31,13 @@ pub fn next_epoch(
             since: since.to_owned(),
             first_seq: 0,
             interval: interval.to_string(),
+            devices: Some(devices),
         });
     };
     let old_interval = parse_duration(&current.interval)
         .ok()
         .filter(|d| !d.is_zero());
-    if old_interval == Some(interval.get()) {
+    if old_interval == Some(interval.get()) && current.devices == Some(devices) {
         return Some(current);
     }
     // An epoch the operator cannot read (edited by hand) is left alone rather than guessed at.
@@ -47,6 +51,7 @@ pub fn next_epoch(
         since: format_time(since),
         first_seq: next_epoch_first_seq(current.first_seq, old_interval, elapsed),
         interval: interval.to_string(),
+        devices: Some(devices),
     })
 }
 
@@ -62,11 +67,13 @@ mod tests {
         text.parse().expect("duration")
     }
 
+    /// An epoch of 100 devices.
     fn epoch(since: &str, first_seq: u64, interval: &str) -> ScheduleEpoch {
         ScheduleEpoch {
             since: since.into(),
             first_seq,
             interval: interval.into(),
+            devices: Some(100),
         }
     }
 
@@ -76,11 +83,12 @@ mod tests {
             None,
             Some("2026-11-25T12:00:00Z"),
             &every("1s"),
+            100,
             at("2026-11-25T12:00:00Z"),
         );
         assert_eq!(first, Some(epoch("2026-11-25T12:00:00Z", 0, "1s")));
         assert_eq!(
-            next_epoch(None, None, &every("1s"), at("2026-11-25T12:00:00Z")),
+            next_epoch(None, None, &every("1s"), 100, at("2026-11-25T12:00:00Z")),
             None,
             "no start, no epoch"
         );
@@ -93,6 +101,7 @@ mod tests {
             Some(old.clone()),
             None,
             &every("250ms"),
+            100,
             at("2026-11-25T12:00:00Z"),
         )
         .expect("epoch");
@@ -103,6 +112,7 @@ mod tests {
             Some(old.clone()),
             None,
             &every("1000ms"),
+            100,
             at("2026-11-25T12:00:00Z"),
         );
         assert_eq!(same, Some(old));
@@ -115,6 +125,7 @@ mod tests {
             Some(broken.clone()),
             None,
             &every("2s"),
+            100,
             at("2026-11-25T12:00:00Z"),
         );
         assert_eq!(kept, Some(broken));
@@ -123,6 +134,7 @@ mod tests {
             Some(bad_interval.clone()),
             None,
             &every("2s"),
+            100,
             at("2026-11-25T12:00:00Z"),
         );
         assert_eq!(kept, Some(bad_interval));
@@ -136,6 +148,7 @@ mod tests {
             Some(pending),
             None,
             &every("2s"),
+            100,
             at("2026-11-25T12:00:00Z"),
         )
         .expect("epoch");
@@ -145,5 +158,36 @@ mod tests {
             "numbered after the pending epoch: {}",
             new.first_seq
         );
+    }
+
+    #[test]
+    fn an_edited_device_count_starts_a_later_epoch_numbered_after_the_old_one() {
+        let old = epoch("2026-11-25T11:59:00Z", 0, "1s");
+        let new = next_epoch(
+            Some(old),
+            None,
+            &every("1s"),
+            250,
+            at("2026-11-25T12:00:00Z"),
+        )
+        .expect("epoch");
+        let mut want = epoch("2026-11-25T12:00:02Z", 63, "1s");
+        want.devices = Some(250);
+        assert_eq!(new, want);
+    }
+
+    #[test]
+    fn an_epoch_that_predates_the_device_count_is_replaced() {
+        let mut legacy = epoch("2026-11-25T11:59:00Z", 0, "1s");
+        legacy.devices = None;
+        let new = next_epoch(
+            Some(legacy),
+            None,
+            &every("1s"),
+            100,
+            at("2026-11-25T12:00:00Z"),
+        )
+        .expect("epoch");
+        assert_eq!(new, epoch("2026-11-25T12:00:02Z", 63, "1s"));
     }
 }

@@ -98,9 +98,9 @@ mod tests {
 
     #[test]
     fn a_shard_too_large_for_its_limit_is_refused_with_what_would_fit() {
-        // 100 M devices on 10 replicas: ~10 M devices a replica, ~220 MB of state; a 128Mi
+        // 1 B devices on 10 replicas: ~100 M devices a replica, over 400 MB of state; a 128Mi
         // limit cannot hold it.
-        let plan = fleet(100_000_000, 10);
+        let plan = fleet(1_000_000_000, 10);
         let v = verdict(&plan, Some(128.0 * 1024.0 * 1024.0));
         assert!(!v.status);
         assert_eq!(v.reason, "ShardExceedsMemoryLimit");
@@ -120,7 +120,7 @@ mod tests {
         assert!(worker_bytes(&proposed, 32 << 20) > limit);
         // And it is a sensible figure: state beyond ~80 MiB of process and queue, per replica.
         let room = (limit - PROCESS_AND_QUEUE) as f64;
-        let expected = (100e6 * bytes_per_device(&plan) as f64 / room).ceil() as u32;
+        let expected = (1e9 * bytes_per_device(&plan) as f64 / room).ceil() as u32;
         assert!(
             (expected..=expected + 2).contains(&at_least),
             "{at_least} vs {expected}"

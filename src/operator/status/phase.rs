@@ -100,6 +100,7 @@ pub fn decide_phase(
         previous.schedule.clone(),
         start_time.as_deref(),
         &sim.spec.interval,
+        sim.spec.devices,
         now,
     );
     // Look again at the end of a bounded run, or at the next resync, whichever comes first.
