@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Memory, start-up and lag of large fleets: `devsim run` of DEVICES devices (one reading an
-# hour each, the default single-sensor profiles, 2 producer tasks) against `devsim broker` in
+# hour each unless INTERVAL says otherwise, the default single-sensor profiles, 2 producer tasks) against `devsim broker` in
 # its own process. Start-up is from the process's start to the first live line that counts a
 # message sent; peak RSS and lag come from the run's summary.
 #
 #   bash benches/large_fleet.sh [SECONDS [DEVICES[:REPLICAS:SHARD] ...]]
 #   bash benches/large_fleet.sh 10 1000000 10000000 100000000 1000000000:10:3
+#   INTERVAL=30s bash benches/large_fleet.sh 40 1000000 10000000   # every device touched
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 seconds="${1:-10}"
@@ -26,7 +27,7 @@ metadata:
 spec:
   devices: $devices
   replicas: $replicas
-  interval: 1h
+  interval: ${INTERVAL:-1h}
   kafka:
     topic: readings
 YAML
