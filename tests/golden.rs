@@ -65,12 +65,13 @@ fn a_fixed_seed_and_spec_produce_exactly_these_readings() {
         std::fs::write(GOLDEN, &produced).expect("write the golden file");
     }
     let expected = std::fs::read_to_string(GOLDEN).expect("the golden file is checked in");
-    // 6 devices over 3 s at 1 s with up to 20 % jitter: 17 readings (device 1's third is due
-    // after the end), two lines each, two of them anomalies.
+    // 6 devices over 3 s at 1 s, their phases 1/6 s apart, with up to 20 % jitter: 18
+    // readings (the last device's third is due at 2.83 s plus its jitter, here under 0.17 s),
+    // two lines each, two of them anomalies.
     assert_eq!(
         expected.lines().count(),
-        34,
-        "the golden file holds 17 readings"
+        36,
+        "the golden file holds 18 readings"
     );
     assert_eq!(expected.matches(r#""anomaly":true"#).count(), 2);
     for (i, (got, want)) in produced.lines().zip(expected.lines()).enumerate() {
