@@ -7,7 +7,8 @@ mod common;
 
 use common::{BrokerProcess, devsim, report_value, spec};
 
-const DEVICES: u64 = 300;
+/// 12 blocks of 256 positions (the last partly empty): shards own whole blocks.
+const DEVICES: u64 = 3_000;
 
 #[test]
 fn the_shards_run_one_by_one_cover_every_device_exactly_once() {
@@ -17,7 +18,7 @@ fn the_shards_run_one_by_one_cover_every_device_exactly_once() {
     std::fs::write(
         &file,
         spec(&format!(
-            "devices: {DEVICES}\ninterval: 100ms\nreplicas: 3\nworkersPerReplica: 2\n\
+            "devices: {DEVICES}\ninterval: 1s\nreplicas: 3\nworkersPerReplica: 2\n\
              kafka:\n  topic: shards\n  partitions: 3\n"
         )),
     )
@@ -52,8 +53,8 @@ fn the_shards_run_one_by_one_cover_every_device_exactly_once() {
             "{out}"
         );
         let this = report_value(&out, "sent");
-        // Each shard holds about a third of the devices (a jump-hash share): 2 s of 10
-        // readings a second from ~100 devices, far from the ~6,000 of all of them.
+        // Each shard holds about a third of the blocks (a jump-hash share): 2 s of a reading a
+        // second from ~1,000 devices, far from the ~6,000 of all of them.
         assert!(
             (800..=3_200).contains(&this),
             "shard {shard} sent {this}:\n{out}"
@@ -78,8 +79,8 @@ fn the_shards_run_one_by_one_cover_every_device_exactly_once() {
 
 #[test]
 fn a_fleet_larger_than_this_machines_memory_is_refused_before_it_starts() {
-    // A billion devices of 16 sensors: 69 bytes each (an index, 16 f32 and 1 of allocator
-    // slack), ~64 GiB.
+    // A billion devices of 16 sensors: 64 bytes each (16 f32; a device's place costs nothing),
+    // ~60 GiB.
     let sensors: String = (0..16)
         .map(|i| format!("      - type: current\n        name: c{i}\n"))
         .collect();
@@ -116,7 +117,7 @@ fn a_fleet_larger_than_this_machines_memory_is_refused_before_it_starts() {
     for words in [
         "spec.devices",
         "1000000000 devices",
-        "69 bytes each",
+        "64 bytes each",
         "--shard",
     ] {
         assert!(err.contains(words), "no {words:?} in:\n{err}");
