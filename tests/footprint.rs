@@ -1,24 +1,32 @@
 //! The memory model the operator checks a worker's limit with (`engine::footprint`), held to
-//! the real figure: `devsim run` of the same simulation at two device counts, against a broker
-//! in its own process, and the growth of its peak resident memory per added device.
+//! the real figure: the resident memory a producer task's devices take once every one of them
+//! has produced (state is zeroed memory, touched only when a device first produces), measured
+//! at two device counts, as growth per added device.
+//!
+//! Measured in this process, which does nothing else meanwhile (its tests take turns), so the
+//! growth is the engine's: a `devsim run` of a 1 h interval would have touched almost none of
+//! its devices' state within a test's time, and one of a short interval would measure its
+//! producer queue along with it.
 
 mod common;
 
-use common::{BrokerProcess, devsim, simulation, spec};
-use devsim::engine::footprint::bytes_per_device;
+use std::sync::Arc;
 
-/// Devices of the small and the large run: 6 M apart, so the devices' share (48–120 MB) stands
-/// well clear of the process's own noise (a few MiB).
-const SMALL: u32 = 200_000;
-const LARGE: u32 = 6_200_000;
+use common::{simulation, spec};
+use devsim::engine::footprint::bytes_per_device;
+use devsim::engine::worker::{Delivery, DeviceWorker};
+
+/// Devices of the small and the large worker: 2 M apart, so that even one sensor's share
+/// (8 MB) stands well clear of the test process's own noise (well under a MiB).
+const SMALL: u32 = 100_000;
+const LARGE: u32 = 2_100_000;
+
+const MS: u64 = 1_000_000;
 
 /// The simulation with `devices` devices and `profiles` (YAML under `profiles:`, or empty for
-/// the default one-sensor profiles): one reading an hour, so few messages are in flight.
-fn yaml(devices: u32, profiles: &str, topic: &str) -> String {
-    let mut body = format!(
-        "devices: {devices}\ninterval: 1h\nreplicas: 1\nworkersPerReplica: 2\n\
-         kafka:\n  topic: {topic}\n  partitions: 3\n"
-    );
+/// the default one-sensor profiles), a reading a second.
+fn yaml(devices: u32, profiles: &str) -> String {
+    let mut body = format!("devices: {devices}\ninterval: 1s\n");
     if !profiles.is_empty() {
         body.push_str("profiles:\n");
         body.push_str(profiles);
@@ -26,33 +34,52 @@ fn yaml(devices: u32, profiles: &str, topic: &str) -> String {
     spec(&body)
 }
 
-/// Peak resident memory (bytes) of `devsim run` of `yaml` for 8 s against `brokers`: long
-/// enough that a debug build has built every task's devices before the run ends (it takes ~3 s
-/// for 6 M, and a task whose run is over frees its devices at once).
-fn peak_rss(yaml: &str, brokers: &str) -> f64 {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let file = dir.path().join("sim.yaml");
-    std::fs::write(&file, yaml).expect("write the simulation");
-    let path = file.to_str().expect("UTF-8 path");
-    let (code, out, err) = devsim(&["run", "-f", path, "--brokers", brokers, "--duration", "8s"]);
-    assert_eq!(code, Some(0), "devsim run failed:\n{out}\n{err}");
-    let mib: f64 = out
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("peak resident mem."))
-        .and_then(|rest| rest.split_whitespace().next())
+/// This process's resident memory now, in bytes.
+fn resident_bytes() -> f64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("/proc/self/statm");
+    let pages: f64 = statm
+        .split_whitespace()
+        .nth(1)
         .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no peak resident memory in:\n{out}"));
-    mib * 1024.0 * 1024.0
+        .expect("resident pages");
+    pages * 4096.0
+}
+
+/// Resident growth (bytes) of a worker of `devices` devices once all of them have produced:
+/// one whole interval, polled every 10 ms, plus the largest jitter.
+fn worker_growth(devices: u32, profiles: &str) -> f64 {
+    let plan = Arc::new(simulation(&yaml(devices, profiles)).plan);
+    let before = resident_bytes();
+    let blocks = (0..plan.layout().blocks()).collect();
+    let mut worker = DeviceWorker::new(Arc::clone(&plan), 0, blocks, 0);
+    let mut produced = 0u64;
+    for now in (0..=1_600).step_by(10).map(|ms| ms * MS) {
+        worker.poll(now, usize::MAX, |_| {
+            produced += 1;
+            Delivery::Accepted
+        });
+    }
+    assert!(
+        produced >= u64::from(devices),
+        "{produced} readings of {devices} devices"
+    );
+    let grown = resident_bytes() - before;
+    drop(worker);
+    grown
 }
 
 /// Measured bytes per added device for `profiles`, and what the model says.
-fn measured_and_modelled(profiles: &str, topic: &str) -> (f64, u64) {
-    let broker = BrokerProcess::start(topic, 3);
-    let small = peak_rss(&yaml(SMALL, profiles, topic), &broker.bootstrap);
-    let large = peak_rss(&yaml(LARGE, profiles, topic), &broker.bootstrap);
+fn measured_and_modelled(profiles: &str) -> (f64, u64) {
+    // Resident memory is the process's: one measurement at a time.
+    static ALONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _alone = ALONE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let small = worker_growth(SMALL, profiles);
+    let large = worker_growth(LARGE, profiles);
     let measured = (large - small) / f64::from(LARGE - SMALL);
-    let modelled = bytes_per_device(&simulation(&yaml(LARGE, profiles, topic)).plan);
-    eprintln!("{topic}: measured {measured:.1} bytes a device, modelled {modelled}");
+    let modelled = bytes_per_device(&simulation(&yaml(LARGE, profiles)).plan);
+    eprintln!("measured {measured:.2} bytes a device, modelled {modelled}");
     (measured, modelled)
 }
 
@@ -63,20 +90,20 @@ fn assert_close(measured: f64, modelled: u64) {
     let m = modelled as f64;
     assert!(
         measured <= m * 1.05 && measured >= m / 1.25,
-        "measured {measured:.1} bytes a device, the model says {modelled}"
+        "measured {measured:.2} bytes a device, the model says {modelled}"
     );
 }
 
 #[test]
-fn the_memory_model_matches_a_real_process_with_one_sensor_a_device() {
-    let (measured, modelled) = measured_and_modelled("", "footprint-one");
+fn the_memory_model_matches_a_real_worker_with_one_sensor_a_device() {
+    let (measured, modelled) = measured_and_modelled("");
     assert_close(measured, modelled);
 }
 
 #[test]
-fn the_memory_model_matches_a_real_process_with_four_sensors_a_device() {
+fn the_memory_model_matches_a_real_worker_with_four_sensors_a_device() {
     let profiles = "  - name: machine\n    sensors:\n      - type: temperature\n      \
                     - type: humidity\n      - type: pressure\n      - type: current\n";
-    let (measured, modelled) = measured_and_modelled(profiles, "footprint-four");
+    let (measured, modelled) = measured_and_modelled(profiles);
     assert_close(measured, modelled);
 }
