@@ -2,7 +2,7 @@
 //! (Lamport & Veach, 2014): going from R to R+1 shards moves only the ~1/(R+1) of the blocks
 //! that the new shard takes.
 
-use super::layout::{BLOCK, Layout};
+use super::layout::Layout;
 use super::rng::mix64;
 
 /// Shard (0-based) that owns `block` when there are `shards` shards; `shards` must be > 0.
@@ -39,16 +39,6 @@ pub fn blocks_of_shard(blocks: u32, shard: u32, shards: u32) -> Vec<u32> {
     (0..blocks)
         .filter(|&b| shard_of_block(b, shards) == shard)
         .collect()
-}
-
-/// The devices of shard `shard` out of `shards`, in ascending index order.
-pub fn devices_of_shard(layout: &Layout, shard: u32, shards: u32) -> Vec<u32> {
-    let mut devices: Vec<u32> = blocks_of_shard(layout.blocks(), shard, shards)
-        .into_iter()
-        .flat_map(|b| (b * BLOCK..b * BLOCK + layout.block_len(b)).map(|p| layout.device_at(p)))
-        .collect();
-    devices.sort_unstable();
-    devices
 }
 
 /// The blocks of each of `wanted` shards out of `shards`, in one pass over the blocks (one
@@ -106,7 +96,18 @@ pub fn split_for_workers(blocks: &[u32], workers: u32) -> Vec<Vec<u32>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::layout::BLOCK;
     use proptest::prelude::*;
+
+    /// The devices of shard `shard` out of `shards`, in ascending index order.
+    pub fn devices_of_shard(layout: &Layout, shard: u32, shards: u32) -> Vec<u32> {
+        let mut devices: Vec<u32> = blocks_of_shard(layout.blocks(), shard, shards)
+            .into_iter()
+            .flat_map(|b| (b * BLOCK..b * BLOCK + layout.block_len(b)).map(|p| layout.device_at(p)))
+            .collect();
+        devices.sort_unstable();
+        devices
+    }
 
     proptest! {
         #[test]

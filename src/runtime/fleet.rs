@@ -11,7 +11,6 @@ use super::MessageSink;
 use super::rate::RateLimiter;
 use super::report::Snapshot;
 use super::task::{SimClock, TaskCommand, TaskContext, TaskCounters, run_task};
-use crate::engine::layout::Layout;
 use crate::engine::plan::SimulationPlan;
 use crate::engine::shard::{
     group_by_shard, group_by_shard_and_task, shard_of_block, split_for_workers,
@@ -140,7 +139,7 @@ impl Fleet {
         let by_shard = if config.idle {
             vec![vec![Vec::new(); per_shard as usize]; config.shards.len()]
         } else {
-            let blocks = Layout::new(plan.seed, plan.devices).blocks();
+            let blocks = plan.layout().blocks();
             group_by_shard_and_task(blocks, plan.replicas, &config.shards, per_shard)
         };
         let workers = build_workers(plan, config.unix_t0_ms, by_shard, start_ns);
@@ -251,7 +250,7 @@ impl Fleet {
             s.dedup();
             s
         };
-        let layout = Layout::new(self.plan.seed, self.plan.devices);
+        let layout = self.plan.layout();
         let gained = group_by_shard(layout.blocks(), new_shards, &shards);
         for (&shard, blocks) in shards.iter().zip(gained) {
             // Blocks grouped by their start, i.e. by their old owner's cut.

@@ -63,7 +63,7 @@ impl DeviceWorker {
         }
         let schedule = self.generator.schedule();
         let position = self.position(self.cursor.pos as u32);
-        self.cursor.device = self.layout.device_at(position);
+        self.cursor.device = self.layout().device_at(position);
         self.cursor.phase_ns = schedule.phase_of_position(position);
         self.cursor.at_ns = self
             .cursor
@@ -178,7 +178,7 @@ impl DeviceWorker {
             let local = self.opened[i];
             let seq = self.met_seq(local);
             let position = self.position(local);
-            let device = self.layout.device_at(position);
+            let device = self.layout().device_at(position);
             let schedule = self.generator.schedule();
             let due_ns =
                 schedule.due_with_phase_ns(schedule.phase_of_position(position), device, seq);

@@ -54,7 +54,7 @@ impl DeviceWorker {
         let mut added: Vec<u32> = blocks
             .iter()
             .copied()
-            .filter(|&b| b < self.layout.blocks() && self.blocks.binary_search(&b).is_err())
+            .filter(|&b| b < self.layout().blocks() && self.blocks.binary_search(&b).is_err())
             .collect();
         added.sort_unstable();
         added.dedup();
@@ -78,10 +78,10 @@ impl DeviceWorker {
         let schedule = *self.generator.schedule();
         for &block in &added {
             let rank = self.blocks.binary_search(&block).expect("just merged") as u32;
-            for offset in 0..self.layout.block_len(block) {
+            for offset in 0..schedule.layout().block_len(block) {
                 let local = (rank << BLOCK_BITS) | offset;
                 let position = (block << BLOCK_BITS) | offset;
-                let device = self.layout.device_at(position);
+                let device = schedule.layout().device_at(position);
                 let phase = schedule.phase_of_position(position);
                 let first = schedule.first_seq_at_or_after_with_phase(phase, device, start_ns);
                 let next_met = self.next_met_seq(local);
@@ -112,6 +112,9 @@ impl DeviceWorker {
             }
         }
         let block_state = BLOCK as usize * self.stride;
+        // Exactly: growing by doubling would hold up to twice a large worker's state.
+        self.state
+            .reserve_exact(merged.len() * block_state - self.state.len());
         self.state.resize(merged.len() * block_state, 0.0);
         // Old blocks only move up: moving the last first never overwrites one still to move.
         for (rank, &new_rank) in old_rank_to_new.iter().enumerate().rev() {

@@ -81,12 +81,18 @@ struct Pending {
 /// lazily), and rebuilding lazily spreads the warm-up over the first interval.
 const COLD_BITS: u32 = 0x7FC0_0000;
 
+/// A first state value as stored from as used, or back: the xor with [`COLD_BITS`] is its own
+/// inverse.
+#[inline]
+fn toggle_cold_mark(value: f32) -> f32 {
+    f32::from_bits(value.to_bits() ^ COLD_BITS)
+}
+
 /// The devices of one producer task.
 #[derive(Debug)]
 pub struct DeviceWorker {
     plan: Arc<SimulationPlan>,
     generator: ReadingGenerator,
-    layout: Layout,
     /// The blocks, ascending: their slots are in the order the cursor meets them each interval.
     blocks: Vec<u32>,
     /// Slots that hold a device: all but the tail of the simulation's last block.
@@ -124,17 +130,16 @@ impl DeviceWorker {
     ) -> Self {
         let generator = ReadingGenerator::new(&plan, unix_t0_ms);
         let stride = plan.max_sensors();
-        let layout = *generator.schedule().layout();
+        let last_block = generator.schedule().layout().blocks();
         blocks.sort_unstable();
         blocks.dedup();
-        blocks.retain(|&b| b < layout.blocks());
+        blocks.retain(|&b| b < last_block);
         let end_ns = plan.duration.map_or(u64::MAX, |d| {
             u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
         });
         let mut worker = Self {
             state: Vec::new(),
             stride,
-            layout,
             blocks: Vec::new(),
             filled: 0,
             cursor: cursor::Cursor::default(),
@@ -182,7 +187,13 @@ impl DeviceWorker {
         let Some(&last) = self.blocks.last() else {
             return 0;
         };
-        (self.blocks.len() - 1) * BLOCK as usize + self.layout.block_len(last) as usize
+        (self.blocks.len() - 1) * BLOCK as usize + self.layout().block_len(last) as usize
+    }
+
+    /// The simulation's positions and blocks (the schedule's).
+    #[inline]
+    fn layout(&self) -> &Layout {
+        self.generator.schedule().layout()
     }
 
     /// Counts so far.
@@ -222,7 +233,7 @@ impl DeviceWorker {
                 self.heap.pop();
                 self.counts.skipped += 1;
                 // Its state skipped a reading: rebuild it to what it would have been anyway.
-                self.state[next.local as usize * self.stride] = f32::from_bits(0);
+                self.state[next.local as usize * self.stride] = toggle_cold_mark(f32::NAN);
                 continue;
             }
             match self.produce(next, &mut send) {
@@ -266,14 +277,14 @@ impl DeviceWorker {
         let mut scratch = [0f32; MAX_SENSORS];
         let scratch = &mut scratch[..self.stride];
         scratch.copy_from_slice(state);
-        scratch[0] = f32::from_bits(scratch[0].to_bits() ^ COLD_BITS);
+        scratch[0] = toggle_cold_mark(scratch[0]);
         if scratch[0].is_nan() {
             self.generator
                 .warm_up(profile, device, location.building, seq, scratch);
             // The warm state is kept even if the sink refuses the reading: it is the state
             // just before `seq` whatever happens to `seq`.
             state.copy_from_slice(scratch);
-            state[0] = f32::from_bits(state[0].to_bits() ^ COLD_BITS);
+            state[0] = toggle_cold_mark(state[0]);
         }
         let anomaly = self.generator.generate(
             profile,
@@ -299,7 +310,7 @@ impl DeviceWorker {
         // else has used its sequence number up.
         if outcome != Delivery::QueueFull || self.plan.overflow == Overflow::Drop {
             state.copy_from_slice(scratch);
-            state[0] = f32::from_bits(state[0].to_bits() ^ COLD_BITS);
+            state[0] = toggle_cold_mark(state[0]);
         }
         outcome
     }
