@@ -22,7 +22,7 @@ fn plan(extra: &str) -> SimulationPlan {
     plan_of(300, extra)
 }
 
-/// A plan of `devices` devices: rescaling needs several blocks of 256 to move.
+/// A plan of `devices` devices.
 fn plan_of(devices: u32, extra: &str) -> SimulationPlan {
     common::simulation(&common::spec(&format!(
         "devices: {devices}\ninterval: 100ms\njitter: 0.2\nanomalyRate: 0.05\n{extra}"
@@ -273,8 +273,22 @@ fn a_full_queue_under_drop_counts_what_it_skips() {
 
 #[test]
 fn live_resharding_inside_one_worker_keeps_every_sequence_exactly_once() {
-    // One worker per shard that drops and takes devices in place as the count goes 2 -> 3 -> 2.
-    let p = Arc::new(plan_of(2_600, "seed: 8\nreplicas: 2"));
+    live_resharding_keeps_every_sequence_exactly_once(None);
+}
+
+/// As above, with blocks of 256 devices as a large fleet has: blocks move whole, devices and
+/// their state with them.
+#[test]
+fn live_resharding_of_many_device_blocks_keeps_every_sequence_exactly_once() {
+    live_resharding_keeps_every_sequence_exactly_once(Some(8));
+}
+
+/// One worker per shard that drops and takes blocks in place as the count goes 2 -> 3 -> 2,
+/// the simulation cut into blocks of `2^block_bits` (its own size when `None`).
+fn live_resharding_keeps_every_sequence_exactly_once(block_bits: Option<u32>) {
+    let mut p = plan_of(2_600, "seed: 8\nreplicas: 2");
+    p.block_bits = block_bits;
+    let p = Arc::new(p);
     let mut workers: Vec<DeviceWorker> = (0..3)
         .map(|shard| {
             let blocks = if shard < 2 {

@@ -7,7 +7,8 @@ mod common;
 
 use common::{BrokerProcess, devsim, report_value, spec};
 
-/// 12 blocks of 256 positions (the last partly empty): shards own whole blocks.
+/// 3,000 blocks of one device each (a fleet this small is cut that fine): each shard owns a
+/// jump-hash share of them.
 const DEVICES: u64 = 3_000;
 
 #[test]
@@ -53,7 +54,7 @@ fn the_shards_run_one_by_one_cover_every_device_exactly_once() {
             "{out}"
         );
         let this = report_value(&out, "sent");
-        // Each shard holds about a third of the blocks (a jump-hash share): 2 s of a reading a
+        // Each shard holds about a third of the devices (a jump-hash share): 2 s of a reading a
         // second from ~1,000 devices, far from the ~6,000 of all of them.
         assert!(
             (800..=3_200).contains(&this),

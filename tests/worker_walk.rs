@@ -17,13 +17,21 @@ use proptest::prelude::*;
 const T0_MS: i64 = 1_750_000_000_000;
 const MS: u64 = 1_000_000;
 
-fn plan(devices: u32, seed: u64, jitter: f64, interval_ms: u64) -> Arc<SimulationPlan> {
-    Arc::new(
-        common::simulation(&common::spec(&format!(
-            "devices: {devices}\ninterval: {interval_ms}ms\njitter: {jitter}\nseed: {seed}\nanomalyRate: 0.05\nprofiles:\n  - name: climate\n    sensors: [{{type: temperature}}, {{type: humidity}}]\n"
-        )))
-        .plan,
-    )
+/// A simulation of two sensors a device, cut into blocks of `2^block_bits` positions, or its
+/// own block size when `None`.
+fn plan(
+    devices: u32,
+    seed: u64,
+    jitter: f64,
+    interval_ms: u64,
+    block_bits: Option<u32>,
+) -> Arc<SimulationPlan> {
+    let mut plan = common::simulation(&common::spec(&format!(
+        "devices: {devices}\ninterval: {interval_ms}ms\njitter: {jitter}\nseed: {seed}\nanomalyRate: 0.05\nprofiles:\n  - name: climate\n    sensors: [{{type: temperature}}, {{type: humidity}}]\n"
+    )))
+    .plan;
+    plan.block_bits = block_bits;
+    Arc::new(plan)
 }
 
 /// (device, seq) -> (due, values), in the order produced.
@@ -72,16 +80,20 @@ fn all_blocks(p: &SimulationPlan) -> Vec<u32> {
     (0..p.layout().blocks()).collect()
 }
 
-/// A simulation of 1 to 1,300 devices (one to six blocks, the last partly empty), any seed, jitter from none to the most, an interval
-/// from the shortest to 400 ms.
+/// A simulation of 1 to 1,300 devices, any seed, jitter from none to the most, an interval
+/// from the shortest to 400 ms, in blocks of one device (its own size: small fleets are cut
+/// that fine) or of 2 to 256 (as large fleets are: up to six blocks, the last partly empty).
 fn any_plan() -> impl Strategy<Value = Arc<SimulationPlan>> {
     (
         prop_oneof![1u32..8, 8u32..300, 300u32..1_300],
         0u64..1_000,
         prop_oneof![Just(0.0), 0.0f64..=0.5, Just(0.5)],
         prop_oneof![Just(10u64), 10u64..400],
+        prop_oneof![Just(None), (1u32..=8).prop_map(Some)],
     )
-        .prop_map(|(devices, seed, jitter, interval_ms)| plan(devices, seed, jitter, interval_ms))
+        .prop_map(|(devices, seed, jitter, interval_ms, block_bits)| {
+            plan(devices, seed, jitter, interval_ms, block_bits)
+        })
 }
 
 proptest! {
@@ -102,7 +114,7 @@ proptest! {
     ) {
         let devices = p.devices;
         let s = Schedule::new(p.seed, devices, p.interval, p.jitter, 0);
-        let layout = *s.layout();
+        let layout = p.layout();
         let start = start_ms * MS;
         let mut worker = DeviceWorker::new(Arc::clone(&p), T0_MS, all_blocks(&p), start);
         let mut produced = Produced::new();
@@ -168,7 +180,7 @@ proptest! {
     ) {
         let devices = p.devices;
         let s = Schedule::new(p.seed, devices, p.interval, p.jitter, 0);
-        let layout = *s.layout();
+        let layout = p.layout();
         let built = 1_000 * MS + built_ms * MS;
         let cut = built.saturating_sub(cut_before_ms * MS);
         let later = built + later_ms * MS;
@@ -205,7 +217,7 @@ proptest! {
 #[test]
 fn a_worker_far_behind_catches_up_in_due_order() {
     const DEVICES: u32 = 120;
-    let p = plan(DEVICES, 5, 0.5, 10);
+    let p = plan(DEVICES, 5, 0.5, 10, None);
     let s = Schedule::new(p.seed, DEVICES, p.interval, p.jitter, 0);
     let mut worker = DeviceWorker::new(Arc::clone(&p), T0_MS, all_blocks(&p), 0);
     let mut produced = Produced::new();

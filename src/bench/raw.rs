@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::engine::encode::Encoder;
-use crate::engine::layout::BLOCK;
 use crate::engine::plan::SimulationPlan;
 use crate::engine::worker::{Delivery, DeviceWorker};
 use crate::runtime::MessageSink;
@@ -26,7 +25,11 @@ impl Prebuilt {
     pub fn from_plan(plan: &Arc<SimulationPlan>, count: usize) -> Self {
         let count = count.max(1);
         // Enough blocks for `count` devices, each producing its first reading.
-        let blocks = (0..plan.layout().blocks().min((count as u32).div_ceil(BLOCK))).collect();
+        let layout = plan.layout();
+        let blocks = (0..layout
+            .blocks()
+            .min((count as u32).div_ceil(layout.block_size())))
+            .collect();
         let mut worker = DeviceWorker::new(Arc::clone(plan), 0, blocks, 0);
         let mut encoder = Encoder::new(plan.encoding);
         let mut built = Self::default();

@@ -2,13 +2,15 @@
 //! data layout: what the operator compares with a worker's memory limit before it starts any.
 //! `tests/footprint.rs` measures the real figure and holds this model to it.
 
-use super::layout::BLOCK;
+use super::layout::block_bits_for;
 use super::plan::SimulationPlan;
 
 /// Bytes a device costs whatever its sensors: nothing of its own (its place comes from the
-/// layout), but its task's list of blocks (4 bytes a block of 256) and the part of the
-/// simulation's last block that is empty, rounded up.
+/// layout). Its task's list of blocks is counted by the block, in [`process_bytes`].
 const DEVICE_BYTES: u64 = 0;
+
+/// Bytes a block costs its task: its number in the task's list.
+const BLOCK_BYTES: u64 = 4;
 
 /// Bytes a device costs per sensor of the largest profile: one `f32` of smoothed state.
 const SENSOR_BYTES: u64 = 4;
@@ -33,10 +35,11 @@ pub fn bytes_per_device(plan: &SimulationPlan) -> u64 {
 /// one fleet in three million has a shard above it), in whole blocks.
 pub fn devices_per_shard_bound(devices: u32, replicas: u32) -> u64 {
     let replicas = replicas.max(1);
-    let n = f64::from(devices.div_ceil(BLOCK));
+    let block = 1u32 << block_bits_for(devices);
+    let n = f64::from(devices.div_ceil(block));
     let p = 1.0 / f64::from(replicas);
     let bound = n * p + 5.0 * (n * p * (1.0 - p)).sqrt();
-    (bound.ceil() as u64 * u64::from(BLOCK)).min(u64::from(devices))
+    (bound.ceil() as u64 * u64::from(block)).min(u64::from(devices))
 }
 
 /// Memory one worker of `plan` needs: the process, its producer queue when full (`queue`
@@ -52,10 +55,8 @@ pub fn worker_bytes(plan: &SimulationPlan, queue: u64) -> u64 {
 /// The fewest replicas (at most one a device) whose largest shard fits in `limit` bytes, or
 /// `None` when even a shard of one device does not fit.
 pub fn replicas_for_limit(plan: &SimulationPlan, queue: u64, limit: u64) -> Option<u32> {
-    let per_device = bytes_per_device(plan);
     let fits = |replicas: u32| {
-        let devices = devices_per_shard_bound(plan.devices, replicas);
-        PROCESS_BYTES + queue + devices * per_device <= limit
+        process_bytes(plan, devices_per_shard_bound(plan.devices, replicas), queue) <= limit
     };
     let most = plan.devices.max(1);
     if !fits(most) {
@@ -77,7 +78,8 @@ pub fn replicas_for_limit(plan: &SimulationPlan, queue: u64, limit: u64) -> Opti
 /// Memory `devices` devices of `plan` need in one process, with a producer queue of `queue`
 /// bytes: what `devsim run` weighs against the memory the machine has.
 pub fn process_bytes(plan: &SimulationPlan, devices: u64, queue: u64) -> u64 {
-    PROCESS_BYTES + queue + devices * bytes_per_device(plan)
+    let blocks = devices.div_ceil(1 << block_bits_for(plan.devices));
+    PROCESS_BYTES + queue + devices * bytes_per_device(plan) + blocks * BLOCK_BYTES
 }
 
 /// Bytes as people read them: whole MiB below a GiB, GiB with two decimals above.
@@ -113,7 +115,7 @@ mod tests {
             );
             // Tight: within 2 % of the mean plus a few standard deviations of whole blocks.
             let mean = f64::from(devices) / f64::from(replicas);
-            let block = f64::from(BLOCK);
+            let block = f64::from(1u32 << block_bits_for(devices));
             assert!(
                 (bound as f64)
                     <= f64::from(devices).min(mean * 1.02 + 6.0 * (mean * block).sqrt() + block),

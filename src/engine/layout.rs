@@ -2,7 +2,8 @@
 //!
 //! A keyed permutation of the device indices gives every device a *position*: positions run
 //! from 0 to `devices - 1` and space the devices' phases evenly over the interval, in position
-//! order. Positions are grouped in blocks of [`BLOCK`]; a shard owns whole blocks (jump
+//! order. Positions are grouped in blocks (of 1 to 256 positions, by the device count: see
+//! [`block_bits_for`]); a shard owns whole blocks (jump
 //! consistent hash of the block number), so a producer task's devices are its list of blocks,
 //! and walking their positions in order is walking its devices in order of phase. Nothing per
 //! device is stored to know either, which is what lets a process hold 100 M devices and start
@@ -15,13 +16,25 @@
 
 use super::rng::mix64;
 
-/// Positions a block holds: the unit of ownership and of hand-over between shards. Small enough
-/// that a shard's share of a small fleet is still even, large enough that listing a
-/// billion-device simulation's blocks (4 M of them) takes a fraction of a second.
-pub const BLOCK: u32 = 256;
+/// log2 of the most positions a block holds: 256, so that listing a billion-device
+/// simulation's blocks (4 M of them) takes a fraction of a second.
+pub const MAX_BLOCK_BITS: u32 = 8;
 
-/// log2 of [`BLOCK`].
-pub const BLOCK_BITS: u32 = BLOCK.trailing_zeros();
+/// log2 of the fewest blocks a simulation is cut into (unless it has fewer devices): 65,536,
+/// so that jump hashing deals every shard an even share of the devices (with 100 replicas, a
+/// shard's share is within 4 % of the mean at one standard deviation) however small the fleet.
+const MIN_BLOCKS_BITS: u32 = 16;
+
+/// log2 of the positions a block of a `devices`-device simulation holds: one position per
+/// block up to 131,071 devices, doubling with the device count up to 256 from 16.8 M devices.
+/// A function of the device count alone, which every epoch records, so every process of a
+/// simulation cuts it the same way.
+pub fn block_bits_for(devices: u32) -> u32 {
+    let floor_log2 = 31 - devices.max(1).leading_zeros();
+    floor_log2
+        .saturating_sub(MIN_BLOCKS_BITS)
+        .min(MAX_BLOCK_BITS)
+}
 
 const ROUNDS: usize = 4;
 
@@ -29,6 +42,8 @@ const ROUNDS: usize = 4;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Layout {
     devices: u32,
+    /// log2 of the positions a block holds ([`block_bits_for`]).
+    block_bits: u32,
     /// Bits of each half of the Feistel network's domain.
     half_bits: u32,
     keys: [u64; ROUNDS],
@@ -45,8 +60,18 @@ impl Layout {
         }
         Self {
             devices,
+            block_bits: block_bits_for(devices),
             half_bits,
             keys,
+        }
+    }
+
+    /// The same permutation cut into blocks of `2^bits` positions (at most 256) instead of the
+    /// device count's own ([`block_bits_for`]): tests walk many-device blocks with few devices.
+    pub fn with_block_bits(self, bits: u32) -> Self {
+        Self {
+            block_bits: bits.min(MAX_BLOCK_BITS),
+            ..self
         }
     }
 
@@ -55,15 +80,27 @@ impl Layout {
         self.devices
     }
 
-    /// Number of blocks; the last may be partly empty.
-    pub fn blocks(&self) -> u32 {
-        self.devices.div_ceil(BLOCK)
+    /// log2 of the positions a block holds.
+    #[inline]
+    pub fn block_bits(&self) -> u32 {
+        self.block_bits
     }
 
-    /// Devices in `block` (fewer than [`BLOCK`] only in the last).
+    /// Positions a block holds (the last block may hold fewer devices).
+    #[inline]
+    pub fn block_size(&self) -> u32 {
+        1 << self.block_bits
+    }
+
+    /// Number of blocks; the last may be partly empty.
+    pub fn blocks(&self) -> u32 {
+        self.devices.div_ceil(self.block_size())
+    }
+
+    /// Devices in `block` (fewer than [`Self::block_size`] only in the last).
     pub fn block_len(&self, block: u32) -> u32 {
-        let start = block.saturating_mul(BLOCK);
-        self.devices.saturating_sub(start).min(BLOCK)
+        let start = block.saturating_mul(self.block_size());
+        self.devices.saturating_sub(start).min(self.block_size())
     }
 
     /// The position of `device` (below [`Self::devices`]).
@@ -99,7 +136,7 @@ impl Layout {
     /// The block `device` belongs to.
     #[inline]
     pub fn block_of(&self, device: u32) -> u32 {
-        self.position(device) >> BLOCK_BITS
+        self.position(device) >> self.block_bits
     }
 
     #[inline]
@@ -163,10 +200,39 @@ mod tests {
 
     #[test]
     fn the_last_block_holds_the_remainder() {
-        let layout = Layout::new(1, 1000);
-        assert_eq!(layout.blocks(), 4);
-        assert_eq!(layout.block_len(3), 1000 - 768);
-        assert_eq!(layout.block_len(4), 0);
+        let layout = Layout::new(1, 20_000_000);
+        assert_eq!(layout.block_size(), 256);
+        assert_eq!(layout.blocks(), 78_125);
+        let layout = Layout::new(1, 20_000_100);
+        assert_eq!(layout.blocks(), 78_126);
+        assert_eq!(layout.block_len(78_125), 100);
+        assert_eq!(layout.block_len(78_126), 0);
+    }
+
+    /// Small fleets are cut into blocks of one device, so that every replica of a 200-device
+    /// simulation gets its share; blocks grow with the fleet, keeping at least 65,536 of them,
+    /// up to 256 positions.
+    #[test]
+    fn blocks_are_small_for_small_fleets_and_never_fewer_than_65536_for_large() {
+        let sizes = [
+            (1u32, 1u32),
+            (200, 1),
+            (131_071, 1),
+            (131_072, 2),
+            (1_000_000, 8),
+            (16_777_215, 128),
+            (16_777_216, 256),
+            (1_000_000_000, 256),
+        ];
+        for (devices, size) in sizes {
+            let layout = Layout::new(0, devices);
+            assert_eq!(layout.block_size(), size, "{devices} devices");
+            assert!(
+                layout.blocks() >= devices.min(65_536),
+                "{devices} devices: {} blocks",
+                layout.blocks()
+            );
+        }
     }
 
     /// Consecutive indices must not keep neighbouring positions, or a shard's blocks would hold

@@ -48,12 +48,21 @@ pub struct SimulationPlan {
     pub workers_per_replica: u32,
     /// Run length, if bounded.
     pub duration: Option<Duration>,
+    /// log2 of the positions a block holds, when not the device count's own
+    /// ([`super::layout::block_bits_for`]): `None` in every plan built from a spec, so that
+    /// every process of a simulation cuts it alike; tests set it to walk many-device blocks
+    /// with few devices.
+    pub block_bits: Option<u32>,
 }
 
 impl SimulationPlan {
     /// The devices' positions and blocks.
     pub fn layout(&self) -> Layout {
-        Layout::new(self.seed, self.devices)
+        let layout = Layout::new(self.seed, self.devices);
+        match self.block_bits {
+            Some(bits) => layout.with_block_bits(bits),
+            None => layout,
+        }
     }
 
     /// Largest number of sensors of any profile: the per-device state stride.

@@ -65,7 +65,8 @@ impl ReadingGenerator {
                 plan.interval,
                 plan.jitter,
                 plan.first_seq,
-            ),
+            )
+            .with_layout(plan.layout()),
             picker: ProfilePicker::new(plan),
         }
     }

@@ -39,6 +39,13 @@ impl Schedule {
         }
     }
 
+    /// The same schedule with `layout`, which must place the same devices (as
+    /// [`Layout::with_block_bits`] does): only its blocks differ.
+    pub fn with_layout(self, layout: Layout) -> Self {
+        debug_assert_eq!(layout.devices(), self.layout.devices());
+        Self { layout, ..self }
+    }
+
     /// The interval in nanoseconds.
     pub fn interval_ns(&self) -> u64 {
         self.interval_ns

@@ -232,6 +232,7 @@ impl Validator {
                 replicas: s.replicas,
                 workers_per_replica: s.workers_per_replica,
                 duration,
+                block_bits: None,
             },
             kafka,
         })

@@ -9,7 +9,6 @@
 use std::cmp::Reverse;
 
 use super::{DeviceWorker, Pending};
-use crate::engine::layout::BLOCK_BITS;
 
 /// Where the walk stands: at slot `pos` of interval `cycle`, met at `at_ns`.
 #[derive(Clone, Copy, Debug, Default)]
@@ -124,7 +123,7 @@ impl DeviceWorker {
             .generator
             .schedule()
             .due_with_phase_ns(self.cursor.phase_ns, device, seq);
-        let block = self.blocks[local >> BLOCK_BITS];
+        let block = self.blocks[local >> self.layout().block_bits()];
         self.cursor.pos += 1;
         self.time_cursor();
         self.handovers.forget_before(met_ns);

@@ -4,7 +4,6 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use super::{DeviceWorker, Pending};
-use crate::engine::layout::{BLOCK, BLOCK_BITS};
 
 /// Blocks taken over from another owner whose first readings the cursor has still to meet:
 /// readings of theirs due before their start were the old owner's. Empty but for the interval
@@ -40,7 +39,7 @@ impl DeviceWorker {
         debug_assert!(self.blocks.is_empty());
         self.handovers = Handovers::default();
         // Zeroed, so every device starts cold, and untouched until it is produced.
-        self.state = vec![0.0; blocks.len() * BLOCK as usize * self.stride];
+        self.state = vec![0.0; blocks.len() * self.layout().block_size() as usize * self.stride];
         self.blocks = blocks;
         self.filled = self.filled_slots();
         self.start_cursor_at(start_ns);
@@ -66,8 +65,9 @@ impl DeviceWorker {
             return;
         }
         let old_rank_to_new = self.merge_blocks(&added);
+        let bits = self.layout().block_bits();
         let slot = |old: u32| {
-            (old_rank_to_new[(old >> BLOCK_BITS) as usize] << BLOCK_BITS) | (old & (BLOCK - 1))
+            (old_rank_to_new[(old >> bits) as usize] << bits) | (old & ((1 << bits) - 1))
         };
         self.wheel.remap(|old| Some(slot(old)));
         self.remap_heap(|old| Some(slot(old)));
@@ -79,8 +79,8 @@ impl DeviceWorker {
         for &block in &added {
             let rank = self.blocks.binary_search(&block).expect("just merged") as u32;
             for offset in 0..schedule.layout().block_len(block) {
-                let local = (rank << BLOCK_BITS) | offset;
-                let position = (block << BLOCK_BITS) | offset;
+                let local = (rank << bits) | offset;
+                let position = (block << bits) | offset;
                 let device = schedule.layout().device_at(position);
                 let phase = schedule.phase_of_position(position);
                 let first = schedule.first_seq_at_or_after_with_phase(phase, device, start_ns);
@@ -111,7 +111,7 @@ impl DeviceWorker {
                 j += 1;
             }
         }
-        let block_state = BLOCK as usize * self.stride;
+        let block_state = self.layout().block_size() as usize * self.stride;
         // Exactly: growing by doubling would hold up to twice a large worker's state.
         self.state
             .reserve_exact(merged.len() * block_state - self.state.len());
@@ -157,7 +157,7 @@ impl DeviceWorker {
     /// state untouched.
     pub fn retain_blocks(&mut self, keep: impl Fn(u32) -> bool) -> usize {
         let before = self.filled;
-        let block_state = BLOCK as usize * self.stride;
+        let block_state = self.layout().block_size() as usize * self.stride;
         let mut removed: Vec<u32> = Vec::new();
         let mut kept = 0usize;
         for rank in 0..self.blocks.len() {
@@ -180,12 +180,13 @@ impl DeviceWorker {
         self.blocks.shrink_to_fit();
         self.state.truncate(kept * block_state);
         self.state.shrink_to_fit();
+        let bits = self.layout().block_bits();
         let new_slot = |old: u32| {
-            let rank = old >> BLOCK_BITS;
+            let rank = old >> bits;
             match removed.binary_search(&rank) {
                 Ok(_) => None,
                 Err(removed_before) => {
-                    Some(((rank - removed_before as u32) << BLOCK_BITS) | (old & (BLOCK - 1)))
+                    Some(((rank - removed_before as u32) << bits) | (old & ((1 << bits) - 1)))
                 }
             }
         };
@@ -195,9 +196,9 @@ impl DeviceWorker {
         self.cursor.pos = new_slot(pos).map_or_else(
             // The cursor's block left: it stands at the start of the next block kept.
             || {
-                let rank = pos >> BLOCK_BITS;
+                let rank = pos >> bits;
                 let removed_before = removed.partition_point(|&r| r < rank) as u32;
-                ((rank - removed_before) << BLOCK_BITS) as usize
+                ((rank - removed_before) << bits) as usize
             },
             |slot| slot as usize,
         );

@@ -11,8 +11,8 @@
 //! number is the cursor's interval count. Only readings inside their jitter window (a wheel
 //! entry of 4 bytes) or due and waiting (a small heap) take space of their own.
 //!
-//! A device's *slot* is its place in the task: slot `s` is offset `s % BLOCK` of the task's
-//! `s / BLOCK`-th block. Slots past the end of the simulation's last, partly empty block hold
+//! A device's *slot* is its place in the task: slot `s` is offset `s % B` of the task's
+//! `s / B`-th block, `B` the simulation's block size. Slots past the end of the simulation's last, partly empty block hold
 //! no device.
 
 mod cursor;
@@ -25,7 +25,7 @@ use std::sync::Arc;
 use hdrhistogram::Histogram;
 
 use super::device::write_device_id;
-use super::layout::{BLOCK, BLOCK_BITS, Layout};
+use super::layout::Layout;
 use super::plan::{MAX_SENSORS, Overflow, SimulationPlan};
 use super::reading::{Reading, ReadingGenerator};
 use super::wheel::TimerWheel;
@@ -178,7 +178,8 @@ impl DeviceWorker {
     /// The position of the device in slot `local`.
     #[inline]
     fn position(&self, local: u32) -> u32 {
-        (self.blocks[(local >> BLOCK_BITS) as usize] << BLOCK_BITS) | (local & (BLOCK - 1))
+        let bits = self.layout().block_bits();
+        (self.blocks[(local >> bits) as usize] << bits) | (local & ((1 << bits) - 1))
     }
 
     /// Slots that hold a device, given the blocks: all of theirs unless the simulation's last,
@@ -187,7 +188,8 @@ impl DeviceWorker {
         let Some(&last) = self.blocks.last() else {
             return 0;
         };
-        (self.blocks.len() - 1) * BLOCK as usize + self.layout().block_len(last) as usize
+        (self.blocks.len() - 1) * self.layout().block_size() as usize
+            + self.layout().block_len(last) as usize
     }
 
     /// The simulation's positions and blocks (the schedule's).
