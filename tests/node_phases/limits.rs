@@ -10,13 +10,19 @@ use kube::api::{Api, DeleteParams};
 use super::{Node, SIM_NS};
 use crate::e2e_support::eventually;
 
-/// The `hungry` simulation: four million devices in one worker limited to 24Mi (their state
-/// alone is ~32 MB at 8 bytes a device; the process needs ~20 MiB more), into a topic of its own
-/// (plant's is verified against plant's devices). One reading each five minutes keeps the rate
-/// near 13,000 msg/s while it lives.
+/// The `hungry` simulation: four million devices of sixteen sensors in one worker limited to
+/// 24Mi (their state is 256 MB at 64 bytes a device; the process needs ~20 MiB more), into a
+/// topic of its own (plant's is verified against plant's devices). A device's state is zeroed
+/// memory that becomes resident when the device first produces, so the worker outgrows its
+/// limit as its devices come due: one reading each five minutes is ~13,000 msg/s, ~0.8 MiB
+/// of new state a second, past the limit within seconds. Protobuf keeps the messages small.
 fn hungry(bootstrap: &str) -> String {
+    let sensors: String = (0..16)
+        .map(|i| format!("{{name: s{i}, type: temperature}}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     format!(
-        "apiVersion: devsim.io/v1alpha1\nkind: DeviceSimulation\nmetadata:\n  name: hungry\n  namespace: {SIM_NS}\nspec:\n  devices: 4000000\n  interval: 300s\n  replicas: 1\n  kafka:\n    bootstrapServers: \"{bootstrap}\"\n    topic: hungry\n    partitions: 3\n  workerResources:\n    requests:\n      memory: 24Mi\n    limits:\n      memory: 24Mi\n"
+        "apiVersion: devsim.io/v1alpha1\nkind: DeviceSimulation\nmetadata:\n  name: hungry\n  namespace: {SIM_NS}\nspec:\n  devices: 4000000\n  interval: 300s\n  replicas: 1\n  encoding: protobuf\n  profiles:\n    - name: wide\n      sensors: [{sensors}]\n  kafka:\n    bootstrapServers: \"{bootstrap}\"\n    topic: hungry\n    partitions: 3\n  workerResources:\n    requests:\n      memory: 24Mi\n    limits:\n      memory: 24Mi\n"
     )
 }
 
